@@ -1,0 +1,1 @@
+"""Stage 4: turning graphs into callables (modes, input checking, the NumPy VM)."""

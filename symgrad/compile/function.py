@@ -1,0 +1,278 @@
+"""``sg.function``: check the graph, pick a backend, and make a callable that checks its
+arguments, runs the graph, applies updates and hands the caller outputs it owns."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from symgrad.config import config
+from symgrad.graph.basic import Constant, SharedVariable, Variable, as_tensor_variable
+from symgrad.graph.errors import GraphTypeError, GraphValueError, MissingInputError, SymgradError, UnusedInputError
+from symgrad.graph.traversal import clone_replace, graph_inputs, toposort
+from symgrad.compile.updates import normalize_updates
+from symgrad.compile.vm import PyVM
+from symgrad.ops.elemwise import cast
+from symgrad.tensor.variable import set_evaluator
+
+
+class ModeUnavailableError(SymgradError, NotImplementedError):
+    """The requested backend is not available in this build or on this machine."""
+
+
+_UNUSED_CHOICES = ("raise", "warn", "ignore")
+
+
+class Function:
+    """A compiled graph. Call it with positional or keyword arguments (by input name)."""
+
+    def __init__(
+        self,
+        inputs: Sequence[Variable],
+        outputs: Any,
+        updates: Any = None,
+        givens: Any = None,
+        mode: str | None = None,
+        name: str | None = None,
+        on_unused_input: str = "raise",
+        allow_input_downcast: bool | None = None,
+        profile: bool = False,
+        trust_input: bool = False,
+    ) -> None:
+        self._args = dict(
+            inputs=inputs, outputs=outputs, updates=updates, givens=givens, mode=mode, name=name,
+            on_unused_input=on_unused_input, allow_input_downcast=allow_input_downcast,
+            profile=profile, trust_input=trust_input,
+        )
+        self.mode = _resolve_mode(mode)
+        self.name = name
+        self.inputs = _check_inputs(inputs)
+        self.single_output = not isinstance(outputs, (list, tuple))
+        out_list = [outputs] if self.single_output else list(outputs)
+        self.outputs = [as_tensor_variable(o) for o in out_list]
+        self.updates = normalize_updates(updates)
+        computed = self.outputs + [v for _, v in self.updates]
+        computed = _apply_givens(computed, givens)
+        self.maker_outputs = computed
+        roots = _check_roots(self.inputs, computed, on_unused_input)
+        self.shared = [r for r in roots if isinstance(r, SharedVariable)]
+        self.vm = PyVM(self.inputs + self.shared, computed)
+        self.allow_input_downcast = allow_input_downcast
+        self.trust_input = trust_input
+        self.profile_enabled = profile
+        self._positions = {v.name: k for k, v in enumerate(self.inputs) if v.name}
+        self._labels = [f"input {k} ({v.name!r})" if v.name else f"input {k}" for k, v in enumerate(self.inputs)]
+        self._n_out = len(self.outputs)
+
+    # -- calling ---------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        values = self._bind(args, kwargs)
+        if not self.trust_input:
+            values = [
+                v.type.filter(a, name=label, allow_downcast=self.allow_input_downcast)
+                for v, a, label in zip(self.inputs, values, self._labels)
+            ]
+        shared_values = [s._value for s in self.shared]
+        results = self.vm.run(values + shared_values, profile=self.profile_enabled)
+        outputs = _owned(results[: self._n_out], values, shared_values, results[self._n_out :])
+        for (shared, _), value in zip(self.updates, results[self._n_out :]):
+            if value.base is not None or any(value is v for v in values):
+                value = value.copy()
+            shared._value = _checked_update(shared, value)
+        if self.single_output:
+            return outputs[0]
+        return outputs
+
+    def _bind(self, args: tuple, kwargs: dict) -> list:
+        if len(args) > len(self.inputs):
+            raise GraphTypeError(f"{self._label()} takes {len(self.inputs)} arguments, got {len(args)}")
+        values = list(args) + [_MISSING] * (len(self.inputs) - len(args))
+        for key, value in kwargs.items():
+            k = self._positions.get(key)
+            if k is None:
+                raise GraphTypeError(f"{self._label()} has no input named {key!r}")
+            if values[k] is not _MISSING:
+                raise GraphTypeError(f"{self._label()} got input {key!r} twice")
+            values[k] = value
+        missing = [self._labels[k] for k, v in enumerate(values) if v is _MISSING]
+        if missing:
+            raise GraphTypeError(f"{self._label()} is missing {', '.join(missing)}")
+        return values
+
+    def _label(self) -> str:
+        return f"function {self.name!r}" if self.name else "function"
+
+    # -- looking inside ----------------------------------------------------------------------
+    @property
+    def profile(self) -> Profile:
+        return Profile(self.vm)
+
+    @property
+    def nodes(self) -> list:
+        """The apply nodes in the order they run."""
+        return list(self.vm.nodes)
+
+    def __reduce__(self):
+        return (_rebuild_function, (self._args,))
+
+
+def _rebuild_function(args: dict) -> Function:
+    return Function(**args)
+
+
+class _Missing:
+    pass
+
+
+_MISSING = _Missing()
+
+
+class Profile:
+    """Time spent per node over the calls made with ``profile=True``."""
+
+    def __init__(self, vm: PyVM) -> None:
+        self.calls = vm.node_calls
+        self.rows = sorted(zip(vm.node_times, vm.nodes), key=lambda r: -r[0])
+
+    def summary(self, top: int = 20) -> str:
+        total = sum(t for t, _ in self.rows) or 1.0
+        lines = [f"{self.calls} calls, {sum(t for t, _ in self.rows) * 1e3:.3f} ms in nodes"]
+        for t, node in self.rows[:top]:
+            lines.append(f"{100 * t / total:6.1f}%  {t * 1e3:9.3f} ms  {node.op}  ({node.location})")
+        return "\n".join(lines)
+
+    __str__ = summary
+
+
+def _resolve_mode(mode: str | None) -> str:
+    mode = config.mode if mode is None else mode
+    if mode == "py":
+        return mode
+    if mode in ("c", "cuda"):
+        raise ModeUnavailableError(
+            f"mode {mode!r} is not available yet: this version of symgrad has only the NumPy "
+            "reference backend. Use mode='py' (the default)."
+        )
+    raise GraphValueError(f"unknown mode {mode!r}; choose 'py', 'c' or 'cuda'")
+
+
+def _check_inputs(inputs: Any) -> list[Variable]:
+    if isinstance(inputs, Variable) or not isinstance(inputs, (list, tuple)):
+        raise GraphTypeError("function inputs must be a list of variables, e.g. sg.function([x], y)")
+    seen: set[int] = set()
+    for k, v in enumerate(inputs):
+        if not isinstance(v, Variable):
+            raise GraphTypeError(f"function input {k} is a {type(v).__name__}, not a symbolic variable")
+        if isinstance(v, SharedVariable):
+            raise GraphTypeError(f"function input {k} ({v.name!r}) is a shared variable; it is an implicit input")
+        if isinstance(v, Constant):
+            raise GraphTypeError(f"function input {k} is a constant, not a symbolic input")
+        if v.owner is not None:
+            raise GraphTypeError(
+                f"function input {k} ({v}) is computed by {v.owner.op}; inputs must be root variables "
+                "(use givens to substitute an expression)"
+            )
+        if id(v) in seen:
+            raise GraphValueError(f"function input {k} ({v.name!r}) appears twice")
+        seen.add(id(v))
+    return list(inputs)
+
+
+def _apply_givens(outputs: list[Variable], givens: Any) -> list[Variable]:
+    if not givens:
+        return outputs
+    pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
+    replace = {}
+    for old, new in pairs:
+        new = as_tensor_variable(new)
+        if new.ndim != old.ndim:
+            raise GraphTypeError(f"givens: {old.describe()} cannot be replaced by {new.describe()}")
+        if new.dtype != old.dtype:
+            if not np.can_cast(new.dtype, old.dtype, "safe"):
+                raise GraphTypeError(f"givens: {old.describe()} cannot be replaced by {new.describe()}")
+            new = cast(new, old.dtype)
+        replace[old] = new
+    return clone_replace(outputs, replace)
+
+
+def _check_roots(inputs: list[Variable], outputs: list[Variable], on_unused_input: str) -> list[Variable]:
+    if on_unused_input not in _UNUSED_CHOICES:
+        raise GraphValueError(f"on_unused_input must be one of {_UNUSED_CHOICES}")
+    input_ids = {id(v) for v in inputs}
+    roots = graph_inputs(outputs)
+    for r in roots:
+        if id(r) not in input_ids and not isinstance(r, (Constant, SharedVariable)):
+            raise MissingInputError(f"the outputs depend on {r.describe()}, which is not an input{_used_at(r, outputs)}")
+    root_ids = {id(r) for r in roots}
+    for k, v in enumerate(inputs):
+        if id(v) not in root_ids and on_unused_input != "ignore":
+            message = f"function input {k} ({v.name!r}) is not used to compute the outputs; " \
+                "pass on_unused_input='ignore' to allow it"
+            if on_unused_input == "raise":
+                raise UnusedInputError(message)
+            warnings.warn(message, stacklevel=4)
+    return roots
+
+
+def _used_at(var: Variable, outputs: list[Variable]) -> str:
+    for node in toposort(outputs):
+        if any(i is var for i in node.inputs):
+            return f" (used by {node.op} created at {node.location})"
+    return ""
+
+
+def _owned(outputs: list, inputs: list, shared: list, updates: list) -> list:
+    """Copy any output that shares memory with an input, shared state or another output."""
+    protected = {id(a) for a in (*inputs, *shared, *updates)}
+    result = []
+    for out in outputs:
+        if out.base is not None or id(out) in protected:
+            out = out.copy()
+        protected.add(id(out))
+        result.append(out)
+    return result
+
+
+def _checked_update(shared: SharedVariable, value: np.ndarray) -> np.ndarray:
+    if not shared.type.compatible_shape(value.shape):
+        raise GraphValueError(
+            f"the update of shared variable {shared.name!r} computed shape {value.shape}, "
+            f"which does not fit its static shape {shared.type}"
+        )
+    return value
+
+
+def function(
+    inputs: Sequence[Variable],
+    outputs: Any,
+    updates: Any = None,
+    givens: Any = None,
+    mode: str | None = None,
+    name: str | None = None,
+    on_unused_input: str = "raise",
+    allow_input_downcast: bool | None = None,
+    profile: bool = False,
+    trust_input: bool = False,
+) -> Function:
+    """Compile ``outputs`` as a function of ``inputs`` (see API.md "Compiling")."""
+    return Function(
+        inputs, outputs, updates=updates, givens=givens, mode=mode, name=name,
+        on_unused_input=on_unused_input, allow_input_downcast=allow_input_downcast,
+        profile=profile, trust_input=trust_input,
+    )
+
+
+def _eval(var: Variable, inputs: dict | None) -> np.ndarray:
+    inputs = inputs or {}
+    key = tuple(id(k) for k in inputs)
+    cache = var.__dict__.setdefault("_eval_cache", {})
+    fn = cache.get(key)
+    if fn is None:
+        fn = cache[key] = function(list(inputs), var, on_unused_input="ignore")
+    return fn(*inputs.values())
+
+
+set_evaluator(_eval)

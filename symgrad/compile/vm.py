@@ -1,0 +1,109 @@
+"""The NumPy reference VM (mode 'py'): runs each node's ``perform`` in topological order.
+
+It is the executable specification every faster backend is tested against, so it favours
+plain, checked code; it still precomputes its schedule so per-call overhead stays small.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from symgrad.graph.basic import Constant, Variable
+from symgrad.graph.errors import GraphTypeError, GraphValueError, SymgradError
+from symgrad.graph.traversal import toposort
+
+_RETYPABLE = (ValueError, TypeError, IndexError, ZeroDivisionError)
+
+
+class PyVM:
+    """Storage cells plus a flat program of ``(node, input cells, output cells, free)``."""
+
+    def __init__(self, roots: Sequence[Variable], outputs: Sequence[Variable]) -> None:
+        nodes = toposort(outputs)
+        cells: dict[int, int] = {}
+
+        def cell(v: Variable) -> int:
+            return cells.setdefault(id(v), len(cells))
+
+        self.root_cells = [cell(v) for v in roots]
+        self.constants = [(cell(v), v.data) for n in nodes for v in n.inputs if isinstance(v, Constant)]
+        self.constants += [(cell(v), v.data) for v in outputs if isinstance(v, Constant)]
+        program = []
+        for node in nodes:
+            program.append((node, [cell(v) for v in node.inputs], [cell(v) for v in node.outputs]))
+        self.output_cells = [cell(v) for v in outputs]
+        self.n_cells = len(cells)
+        self.program = _with_frees(program, set(self.output_cells) | set(self.root_cells))
+        self.nodes = nodes
+        self.node_times = [0.0] * len(nodes)
+        self.node_calls = 0
+
+    def run(self, root_values: Sequence[np.ndarray], profile: bool = False) -> list[np.ndarray]:
+        values: list = [None] * self.n_cells
+        for c, data in self.constants:
+            values[c] = data
+        for c, v in zip(self.root_cells, root_values):
+            values[c] = v
+        for k, (node, ins, outs, frees) in enumerate(self.program):
+            storage = [[None] for _ in outs]
+            args = [values[i] for i in ins]
+            start = time.perf_counter() if profile else 0.0
+            try:
+                node.op.perform(node, args, storage)
+            except SymgradError:
+                raise
+            except Exception as exc:
+                raise _with_context(exc, node, args) from exc
+            if profile:
+                self.node_times[k] += time.perf_counter() - start
+            for (out,), var, c in zip(storage, node.outputs, outs):
+                values[c] = _checked_output(out, var, node)
+            for c in frees:
+                values[c] = None
+        if profile:
+            self.node_calls += 1
+        return [values[c] for c in self.output_cells]
+
+
+def _with_frees(program: list, keep: set[int]) -> list:
+    """Attach to each step the cells last read there, so intermediates are released early."""
+    last_use: dict[int, int] = {}
+    for step, (_, ins, _) in enumerate(program):
+        for c in ins:
+            last_use[c] = step
+    frees: list[list[int]] = [[] for _ in program]
+    for c, step in last_use.items():
+        if c not in keep:
+            frees[step].append(c)
+    return [(node, ins, outs, frees[k]) for k, (node, ins, outs) in enumerate(program)]
+
+
+def _checked_output(out, var: Variable, node) -> np.ndarray:
+    """A perform result must match the node's declared dtype and rank (user ops included)."""
+    if type(out) is not np.ndarray:
+        if out is None:
+            raise GraphValueError(f"{node.op}: perform left output {var.index} unset (created at {node.location})")
+        out = np.asarray(out)
+    if out.dtype.name != var.dtype or out.ndim != var.ndim:
+        raise GraphTypeError(
+            f"{node.op}: perform returned a {out.dtype} array of shape {out.shape} for output "
+            f"{var.index}, declared {var.type} (created at {node.location})"
+        )
+    return out
+
+
+def _with_context(exc: Exception, node, args: list) -> Exception:
+    """The same kind of error, naming the op, the input shapes and the user's line."""
+    shapes = ", ".join(f"{np.shape(a)} {getattr(a, 'dtype', type(a).__name__)}" for a in args)
+    message = f"{node.op} (created at {node.location}) failed on inputs [{shapes}]: {exc}"
+    if isinstance(exc, _RETYPABLE):
+        base = next(cls for cls in _RETYPABLE if isinstance(exc, cls))
+        try:
+            return type(exc)(message)
+        except Exception:
+            return (GraphTypeError if base is TypeError else GraphValueError)(message)
+    exc.add_note(message)
+    return exc

@@ -1,0 +1,1 @@
+"""Stage 2: reverse-mode differentiation that builds graphs (so gradients nest)."""
