@@ -9,12 +9,18 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.config import config
-from symgrad.graph.basic import Constant, SharedVariable, Variable, as_tensor_variable
-from symgrad.graph.errors import GraphTypeError, GraphValueError, MissingInputError, SymgradError, UnusedInputError
-from symgrad.graph.traversal import clone_replace, graph_inputs, toposort
 from symgrad.compile.updates import normalize_updates
 from symgrad.compile.vm import PyVM
+from symgrad.config import config
+from symgrad.graph.basic import Constant, SharedVariable, Variable, as_tensor_variable
+from symgrad.graph.errors import (
+    GraphTypeError,
+    GraphValueError,
+    MissingInputError,
+    SymgradError,
+    UnusedInputError,
+)
+from symgrad.graph.traversal import clone_replace, graph_inputs, toposort
 from symgrad.ops.elemwise import cast
 from symgrad.tensor.variable import set_evaluator
 
@@ -43,9 +49,16 @@ class Function:
         trust_input: bool = False,
     ) -> None:
         self._args = dict(
-            inputs=inputs, outputs=outputs, updates=updates, givens=givens, mode=mode, name=name,
-            on_unused_input=on_unused_input, allow_input_downcast=allow_input_downcast,
-            profile=profile, trust_input=trust_input,
+            inputs=inputs,
+            outputs=outputs,
+            updates=updates,
+            givens=givens,
+            mode=mode,
+            name=name,
+            on_unused_input=on_unused_input,
+            allow_input_downcast=allow_input_downcast,
+            profile=profile,
+            trust_input=trust_input,
         )
         self.mode = _resolve_mode(mode)
         self.name = name
@@ -64,7 +77,9 @@ class Function:
         self.trust_input = trust_input
         self.profile_enabled = profile
         self._positions = {v.name: k for k, v in enumerate(self.inputs) if v.name}
-        self._labels = [f"input {k} ({v.name!r})" if v.name else f"input {k}" for k, v in enumerate(self.inputs)]
+        self._labels = [
+            f"input {k} ({v.name!r})" if v.name else f"input {k}" for k, v in enumerate(self.inputs)
+        ]
         self._n_out = len(self.outputs)
 
     # -- calling ---------------------------------------------------------------------------
@@ -167,7 +182,9 @@ def _check_inputs(inputs: Any) -> list[Variable]:
         if not isinstance(v, Variable):
             raise GraphTypeError(f"function input {k} is a {type(v).__name__}, not a symbolic variable")
         if isinstance(v, SharedVariable):
-            raise GraphTypeError(f"function input {k} ({v.name!r}) is a shared variable; it is an implicit input")
+            raise GraphTypeError(
+                f"function input {k} ({v.name!r}) is a shared variable; it is an implicit input"
+            )
         if isinstance(v, Constant):
             raise GraphTypeError(f"function input {k} is a constant, not a symbolic input")
         if v.owner is not None:
@@ -205,12 +222,16 @@ def _check_roots(inputs: list[Variable], outputs: list[Variable], on_unused_inpu
     roots = graph_inputs(outputs)
     for r in roots:
         if id(r) not in input_ids and not isinstance(r, (Constant, SharedVariable)):
-            raise MissingInputError(f"the outputs depend on {r.describe()}, which is not an input{_used_at(r, outputs)}")
+            raise MissingInputError(
+                f"the outputs depend on {r.describe()}, which is not an input{_used_at(r, outputs)}"
+            )
     root_ids = {id(r) for r in roots}
     for k, v in enumerate(inputs):
         if id(v) not in root_ids and on_unused_input != "ignore":
-            message = f"function input {k} ({v.name!r}) is not used to compute the outputs; " \
+            message = (
+                f"function input {k} ({v.name!r}) is not used to compute the outputs; "
                 "pass on_unused_input='ignore' to allow it"
+            )
             if on_unused_input == "raise":
                 raise UnusedInputError(message)
             warnings.warn(message, stacklevel=4)
@@ -259,9 +280,16 @@ def function(
 ) -> Function:
     """Compile ``outputs`` as a function of ``inputs`` (see API.md "Compiling")."""
     return Function(
-        inputs, outputs, updates=updates, givens=givens, mode=mode, name=name,
-        on_unused_input=on_unused_input, allow_input_downcast=allow_input_downcast,
-        profile=profile, trust_input=trust_input,
+        inputs,
+        outputs,
+        updates=updates,
+        givens=givens,
+        mode=mode,
+        name=name,
+        on_unused_input=on_unused_input,
+        allow_input_downcast=allow_input_downcast,
+        profile=profile,
+        trust_input=trust_input,
     )
 
 

@@ -23,7 +23,9 @@ def normalize_updates(updates: Any) -> list[tuple[SharedVariable, Variable]]:
             raise GraphTypeError(f"updates must be (shared_variable, expression) pairs, got {pair!r}")
         shared, value = pair
         if not isinstance(shared, SharedVariable):
-            raise GraphTypeError(f"updates: {shared!r} is not a shared variable (only sg.shared values can be updated)")
+            raise GraphTypeError(
+                f"updates: {shared!r} is not a shared variable (only sg.shared values can be updated)"
+            )
         if id(shared) in seen:
             raise GraphValueError(f"updates: shared variable {shared.name!r} is updated twice")
         seen.add(id(shared))

@@ -85,7 +85,9 @@ def _checked_output(out, var: Variable, node) -> np.ndarray:
     """A perform result must match the node's declared dtype and rank (user ops included)."""
     if type(out) is not np.ndarray:
         if out is None:
-            raise GraphValueError(f"{node.op}: perform left output {var.index} unset (created at {node.location})")
+            raise GraphValueError(
+                f"{node.op}: perform left output {var.index} unset (created at {node.location})"
+            )
         out = np.asarray(out)
     if out.dtype.name != var.dtype or out.ndim != var.ndim:
         raise GraphTypeError(

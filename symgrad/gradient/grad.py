@@ -64,7 +64,9 @@ def _seeds(cost: Any, known_grads: dict) -> dict:
     for var, g in known_grads.items():
         g = as_tensor_variable(g)
         if g.ndim != var.ndim:
-            raise GraphTypeError(f"grad: known gradient for {var.describe()} has {g.ndim} dims, expected {var.ndim}")
+            raise GraphTypeError(
+                f"grad: known gradient for {var.describe()} has {g.ndim} dims, expected {var.ndim}"
+            )
         seeds[id(var)] = (var, g if id(var) not in seeds else so.add(seeds[id(var)][1], g))
     return seeds
 
@@ -102,7 +104,9 @@ def backprop(seeds: dict, wrt: Sequence[Variable], consider_constant: Sequence[V
                     f"(created at {node.location})"
                 )
             contributions.setdefault(id(inp), []).append(g)
-    return {id(w): _as_wrt_dtype(_total(contributions.get(id(w))), w) for w in wrt if contributions.get(id(w))}
+    return {
+        id(w): _as_wrt_dtype(_total(contributions.get(id(w))), w) for w in wrt if contributions.get(id(w))
+    }
 
 
 def _total(parts: list[Variable] | None) -> Variable | None:

@@ -16,7 +16,7 @@ import numpy as np
 from symgrad.config import config
 from symgrad.graph.errors import GraphTypeError, GraphValueError
 from symgrad.graph.serialize import reduce_variable
-from symgrad.graph.source_info import UNKNOWN, SourceLocation, user_location
+from symgrad.graph.source_info import SourceLocation, user_location
 from symgrad.graph.types import TensorType, format_static_shape, normalize_dtype
 
 _ids = itertools.count()
@@ -44,9 +44,7 @@ class Variable:
     static_shape = property(lambda self: self.type.shape)
 
     def __repr__(self) -> str:
-        return self.name or (
-            f"{self.owner.op}.{self.index}" if self.owner is not None else f"<{self.type}>"
-        )
+        return self.name or (f"{self.owner.op}.{self.index}" if self.owner is not None else f"<{self.type}>")
 
     __str__ = __repr__
 

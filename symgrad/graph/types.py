@@ -117,11 +117,7 @@ class TensorType:
         return tuple(s == 1 for s in self.shape)
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, TensorType)
-            and self.dtype == other.dtype
-            and self.shape == other.shape
-        )
+        return isinstance(other, TensorType) and self.dtype == other.dtype and self.shape == other.shape
 
     def __hash__(self) -> int:
         return self._hash
@@ -137,9 +133,7 @@ class TensorType:
         return self.variable_class(self, name=name)
 
     def clone(self, dtype: Any = None, shape: Iterable[int | None] | None = None) -> TensorType:
-        return TensorType(
-            self.dtype if dtype is None else dtype, self.shape if shape is None else shape
-        )
+        return TensorType(self.dtype if dtype is None else dtype, self.shape if shape is None else shape)
 
     def is_super(self, other: TensorType) -> bool:
         """True when every value of ``other`` is also a value of this type."""
@@ -150,9 +144,7 @@ class TensorType:
         )
 
     def compatible_shape(self, shape: tuple[int, ...]) -> bool:
-        return len(shape) == self.ndim and all(
-            s is None or s == n for s, n in zip(self.shape, shape)
-        )
+        return len(shape) == self.ndim and all(s is None or s == n for s, n in zip(self.shape, shape))
 
     def filter(self, value: Any, name: str = "input", allow_downcast: bool | None = None) -> np.ndarray:
         """Check and convert a runtime value for this type (the casting rules of API.md)."""

@@ -58,8 +58,10 @@ class DimShuffle(Op):
                     f"dimshuffle: axis {a} must have length 1 to be dropped, input shape {x.shape} "
                     f"(created at {node.location})"
                 )
-        out = np.transpose(x.reshape([n for a, n in enumerate(x.shape) if a not in self.dropped] or ()),
-                           _rank_order(self.kept))
+        out = np.transpose(
+            x.reshape([n for a, n in enumerate(x.shape) if a not in self.dropped] or ()),
+            _rank_order(self.kept),
+        )
         new_shape = [1 if a == "x" else x.shape[a] for a in self.new_order]
         output_storage[0][0] = out.reshape(new_shape)
 
@@ -69,7 +71,7 @@ class DimShuffle(Op):
         return [tuple(one if a == "x" else shp[a] for a in self.new_order)]
 
     def grad(self, inputs, output_grads):
-        (x,), (g,) = inputs, output_grads
+        (_x,), (g,) = inputs, output_grads
         # Sum over new axes isn't needed: they have length 1. Undo the permutation.
         g_kept = DimShuffle(g.ndim, [k for k, a in enumerate(self.new_order) if a != "x"])(g)
         order: list[int | str] = []

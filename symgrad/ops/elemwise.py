@@ -16,7 +16,12 @@ import numpy as np
 
 from symgrad.graph.basic import Apply, Constant, Op, Variable, as_tensor_variable, is_weak, make_constant
 from symgrad.graph.errors import GraphTypeError, ShapeError, build_error
-from symgrad.graph.types import TensorType, broadcast_static_shapes, format_static_shape, is_float, normalize_dtype
+from symgrad.graph.types import (
+    TensorType,
+    broadcast_static_shapes,
+    is_float,
+    normalize_dtype,
+)
 from symgrad.ops.shape_of import shape_dims, static_value
 
 GradRule = Callable[[list[Variable], Variable, Variable], list[Variable | None]]
@@ -180,7 +185,9 @@ def _adapt_weak_constants(sop: ScalarOp, inputs: list[Variable]) -> list[Variabl
             if sop.output_dtype(tuple(v.dtype for v in inputs)) == "bool":
                 continue  # comparisons with an out-of-range number: NumPy compares exactly
             raise build_error(
-                GraphTypeError, sop.name, f"the Python number {const.data.item()!r} is out of bounds for {common}"
+                GraphTypeError,
+                sop.name,
+                f"the Python number {const.data.item()!r} is out of bounds for {common}",
             )
         inputs[k] = make_constant(data, dtype=common, weak=True)
     return inputs

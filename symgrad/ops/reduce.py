@@ -71,7 +71,9 @@ class Reduce(Op):
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)
         if any(a >= x.ndim for a in self.axis):
-            raise build_error(GraphValueError, self.kind, f"axis {self.axis} is out of bounds for {x.describe()}")
+            raise build_error(
+                GraphValueError, self.kind, f"axis {self.axis} is out of bounds for {x.describe()}"
+            )
         if self.kind in _NO_IDENTITY and any(x.static_shape[a] == 0 for a in self.axis):
             raise build_error(
                 GraphValueError,
@@ -130,7 +132,9 @@ class Argmax(Op):
                 raise build_error(GraphValueError, self.kind, f"attempt to get {self.kind} of an empty array")
             return Apply(self, [x], [TensorType("int64", ())()])
         if not 0 <= self.axis < x.ndim:
-            raise build_error(GraphValueError, self.kind, f"axis {self.axis} is out of bounds for {x.describe()}")
+            raise build_error(
+                GraphValueError, self.kind, f"axis {self.axis} is out of bounds for {x.describe()}"
+            )
         if x.static_shape[self.axis] == 0:
             raise build_error(GraphValueError, self.kind, f"attempt to get {self.kind} of an empty axis")
         shape = [s for a, s in enumerate(x.static_shape) if a != self.axis]

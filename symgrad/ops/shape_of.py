@@ -66,9 +66,13 @@ class MakeVector(Op):
         scalars = [as_tensor_variable(s) for s in scalars]
         for s in scalars:
             if s.ndim != 0:
-                raise build_error(GraphTypeError, "MakeVector", f"elements must be scalars, got {s.describe()}")
+                raise build_error(
+                    GraphTypeError, "MakeVector", f"elements must be scalars, got {s.describe()}"
+                )
             if is_integer_like(self.dtype) and not is_integer_like(s.dtype):
-                raise build_error(GraphTypeError, "MakeVector", f"elements must be integers, got {s.describe()}")
+                raise build_error(
+                    GraphTypeError, "MakeVector", f"elements must be integers, got {s.describe()}"
+                )
         return Apply(self, scalars, [TensorType(self.dtype, (len(scalars),))()])
 
     def perform(self, node, inputs, output_storage):
@@ -115,7 +119,9 @@ def as_shape_list(shp: Any, op_name: str = "shape") -> list[Variable]:
     for entry in shp:
         v = as_tensor_variable(entry)
         if v.ndim != 0 or not is_integer_like(v.dtype):
-            raise build_error(GraphTypeError, op_name, f"shape entries must be integer scalars, got {v.describe()}")
+            raise build_error(
+                GraphTypeError, op_name, f"shape entries must be integer scalars, got {v.describe()}"
+            )
         out.append(make_constant(int(v.data), dtype="int64") if isinstance(v, Constant) else v)
     return out
 

@@ -37,7 +37,9 @@ scalar, vector, matrix = _ranked(0), _ranked(1), _ranked(2)
 tensor3, tensor4 = _ranked(3), _ranked(4)
 # Theano's typed shorthands: bscalar, wvector, imatrix, ltensor3, fmatrix, dvector, ...
 TYPED = {
-    prefix + kind: _ranked(rank, dtype) for prefix, dtype in _PREFIXES.items() for kind, rank in _RANKS.items()
+    prefix + kind: _ranked(rank, dtype)
+    for prefix, dtype in _PREFIXES.items()
+    for kind, rank in _RANKS.items()
 }
 globals().update(TYPED)
 

@@ -14,15 +14,37 @@ from symgrad.ops.reduce import Argmax, Reduce, expand_reduced, normalize_axes
 from symgrad.ops.shape_of import shape_dims
 
 # Elementwise functions are the scalar ops themselves: calling one on tensors applies it.
-add, sub, mul, true_divide, floor_divide, mod, pow = so.add, so.sub, so.mul, so.true_divide, so.floor_divide, so.mod, so.pow
+add, sub, mul, true_divide, floor_divide, mod, pow = (
+    so.add,
+    so.sub,
+    so.mul,
+    so.true_divide,
+    so.floor_divide,
+    so.mod,
+    so.pow,
+)
 neg, abs, exp, exp2, expm1 = so.neg, so.abs, so.exp, so.exp2, so.expm1
 log, log2, log10, log1p, sqrt, square = so.log, so.log2, so.log10, so.log1p, so.sqrt, so.square
-sin, cos, tan, arcsin, arccos, arctan, arctan2 = so.sin, so.cos, so.tan, so.arcsin, so.arccos, so.arctan, so.arctan2
+sin, cos, tan, arcsin, arccos, arctan, arctan2 = (
+    so.sin,
+    so.cos,
+    so.tan,
+    so.arcsin,
+    so.arccos,
+    so.arctan,
+    so.arctan2,
+)
 sinh, cosh, tanh, sigmoid, softplus, erf = so.sinh, so.cosh, so.tanh, so.sigmoid, so.softplus, so.erf
 sign, floor, ceil, round, reciprocal = so.sign, so.floor, so.ceil, so.round, so.reciprocal
 maximum, minimum, where = so.maximum, so.minimum, so.where
 eq, neq, lt, le, gt, ge = so.eq, so.neq, so.lt, so.le, so.gt, so.ge
-logical_and, logical_or, logical_not, isnan, isinf = so.logical_and, so.logical_or, so.logical_not, so.isnan, so.isinf
+logical_and, logical_or, logical_not, isnan, isinf = (
+    so.logical_and,
+    so.logical_or,
+    so.logical_not,
+    so.isnan,
+    so.isinf,
+)
 divide = true_divide
 
 

@@ -74,7 +74,9 @@ class TensorOperators:
     def __len__(self):
         n = self.static_shape[0] if self.ndim else None
         if n is None:
-            raise GraphTypeError(f"len() of {self.describe()} is not known until it is computed; use x.shape[0]")
+            raise GraphTypeError(
+                f"len() of {self.describe()} is not known until it is computed; use x.shape[0]"
+            )
         return n
 
     def __iter__(self) -> Iterator:
@@ -136,7 +138,9 @@ class TensorOperators:
         return ts.flatten(self, ndim)
 
     def transpose(self, *axes):
-        return ts.transpose(self, axes[0] if len(axes) == 1 and isinstance(axes[0], (list, tuple)) else axes or None)
+        return ts.transpose(
+            self, axes[0] if len(axes) == 1 and isinstance(axes[0], (list, tuple)) else axes or None
+        )
 
     def dimshuffle(self, *pattern):
         return ts.dimshuffle(self, *pattern)
