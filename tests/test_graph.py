@@ -37,15 +37,15 @@ def test_incompatible_static_shapes_fail_at_build_time_with_user_line():
     a = sg.tensor("a", shape=(2, 3))
     b = sg.tensor("b", shape=(4, 3))
     with pytest.raises(ValueError, match=r"add: shapes \(2, 3\) and \(4, 3\).*test_graph.py:\d+"):
-        a + b
+        _ = a + b
 
 
 def test_bool_arithmetic_where_numpy_refuses():
     p, q = sg.tensor("p", "bool", (None,)), sg.tensor("q", "bool", (None,))
     with pytest.raises(TypeError, match="sub.*bool.*test_graph.py"):
-        p - q
+        _ = p - q
     with pytest.raises(TypeError, match="neg.*bool"):
-        -p
+        _ = -p
     assert (p + q).dtype == "bool"  # NumPy: logical or
     assert (p & q).dtype == "bool" and (~p).dtype == "bool"
 
@@ -90,7 +90,7 @@ def test_python_numbers_become_weak_constants():
     assert (sg.ivector() * 0.5).dtype == "float64"
     assert (sg.bvector() + 3).dtype == "int8"
     with pytest.raises(TypeError, match="out of bounds for int8"):
-        sg.bvector() + 300
+        _ = sg.bvector() + 300
 
 
 def test_traversal_helpers():
