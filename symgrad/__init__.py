@@ -107,6 +107,7 @@ from symgrad.tensor.shape import (
 )
 from symgrad.tensor.indexing import inc_subtensor, set_subtensor, take
 from symgrad.tensor.linalg import dot, matmul, outer, tensordot
+from symgrad.tensor.sympy_ops import elemwise_op
 from symgrad import nn
 from symgrad.gradient.grad import grad
 from symgrad.compile.function import Function, ModeUnavailableError, function

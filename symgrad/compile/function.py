@@ -20,6 +20,7 @@ from symgrad.graph.errors import (
     SymgradError,
     UnusedInputError,
 )
+from symgrad.graph.gcpause import gc_paused
 from symgrad.graph.traversal import clone_replace, graph_inputs, toposort
 from symgrad.ops.elemwise import cast
 from symgrad.tensor.variable import set_evaluator
@@ -279,18 +280,19 @@ def function(
     trust_input: bool = False,
 ) -> Function:
     """Compile ``outputs`` as a function of ``inputs`` (see API.md "Compiling")."""
-    return Function(
-        inputs,
-        outputs,
-        updates=updates,
-        givens=givens,
-        mode=mode,
-        name=name,
-        on_unused_input=on_unused_input,
-        allow_input_downcast=allow_input_downcast,
-        profile=profile,
-        trust_input=trust_input,
-    )
+    with gc_paused():
+        return Function(
+            inputs,
+            outputs,
+            updates=updates,
+            givens=givens,
+            mode=mode,
+            name=name,
+            on_unused_input=on_unused_input,
+            allow_input_downcast=allow_input_downcast,
+            profile=profile,
+            trust_input=trust_input,
+        )
 
 
 def _eval(var: Variable, inputs: dict | None) -> np.ndarray:
