@@ -1,10 +1,110 @@
-"""Neural-network functions (``sg.nn``). STUB: being written."""
+"""Neural-network functions (``sg.nn``).
+
+They are compositions of ordinary ops, written so that a rewriter can still recognise them:
+softmax is ``exp(s) / sum(exp(s))`` and log_softmax is ``s - log(sum(exp(s)))``, both with
+``s = x - stop_gradient(max(x))``.
+"""
 
 from __future__ import annotations
 
+from typing import Any
 
-def _todo(*args, **kwargs):
-    raise NotImplementedError("being written")
+import numpy as np
+
+from symgrad.graph.basic import Variable, as_tensor_variable
+from symgrad.graph.errors import GraphTypeError, ShapeError, build_error
+from symgrad.graph.types import is_float, is_int
+from symgrad.ops import scalar_ops as so
+from symgrad.ops.elemwise import cast
+from symgrad.ops.nn_ops import one_hot, pick_class
+from symgrad.ops.reduce import normalize_axes
+from symgrad.tensor import math as tm
+
+sigmoid, softplus = so.sigmoid, so.softplus
+__all__ = [
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "log_softmax",
+    "one_hot",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "softplus",
+]
 
 
-relu = softmax = log_softmax = categorical_crossentropy = binary_crossentropy = _todo
+def _as_float(x: Any) -> Variable:
+    """Integer and bool inputs are computed in float64, as NumPy's transcendental functions do."""
+    x = as_tensor_variable(x)
+    return x if is_float(x.dtype) else cast(x, "float64")
+
+
+def relu(x: Any) -> Variable:
+    """``maximum(x, 0)`` in ``x``'s own dtype."""
+    x = as_tensor_variable(x)
+    return so.maximum(x, cast(0, x.dtype))
+
+
+def _shifted(x: Variable, axis: int) -> Variable:
+    """``x - max(x)`` along ``axis``; the max is a constant to the gradient (softmax does
+    not depend on it), and the shift keeps ``exp`` from overflowing."""
+    return so.sub(x, tm.stop_gradient(tm.max(x, axis, keepdims=True)))
+
+
+def _axis(x: Variable, axis: Any, op_name: str) -> int:
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise build_error(GraphTypeError, op_name, f"axis must be an int, got {axis!r}")
+    return normalize_axes(axis, x.ndim, op_name)[0]
+
+
+def softmax(x: Any, axis: int = -1) -> Variable:
+    """``exp(x) / sum(exp(x))`` along ``axis``, finite for logits of any size."""
+    x = _as_float(x)
+    axis = _axis(x, axis, "softmax")
+    e = so.exp(_shifted(x, axis))
+    return so.true_divide(e, tm.sum(e, axis, keepdims=True))
+
+
+def log_softmax(x: Any, axis: int = -1) -> Variable:
+    """``x - logsumexp(x)`` along ``axis``, computed as ``s - log(sum(exp(s)))`` with the
+    shifted ``s = x - max(x)``: finite where softmax underflows, and without the float32
+    cancellation of subtracting two large numbers."""
+    x = _as_float(x)
+    axis = _axis(x, axis, "log_softmax")
+    s = _shifted(x, axis)
+    return so.sub(s, so.log(tm.sum(so.exp(s), axis, keepdims=True)))
+
+
+def categorical_crossentropy(probs: Any, targets: Any) -> Variable:
+    """Cross-entropy of each row of ``probs`` (class probabilities along the last axis).
+
+    ``targets`` is either an integer class index per row (``-log(probs[i, t_i])``) or a
+    one-hot/probability array shaped like ``probs`` (``-sum(t * log(probs), axis=-1)``).
+    """
+    probs, targets = as_tensor_variable(probs), as_tensor_variable(targets)
+    if probs.ndim == 0:
+        raise build_error(
+            ShapeError, "categorical_crossentropy", f"probs must have a class axis, got {probs.describe()}"
+        )
+    if targets.ndim == probs.ndim - 1:
+        if not is_int(targets.dtype):
+            raise build_error(
+                GraphTypeError,
+                "categorical_crossentropy",
+                f"class targets with one dim fewer than probs must be integers, got {targets.describe()}",
+            )
+        return so.neg(so.log(pick_class(probs, targets)))
+    if targets.ndim == probs.ndim:
+        return so.neg(tm.sum(so.mul(targets, so.log(probs)), axis=-1))
+    raise build_error(
+        ShapeError,
+        "categorical_crossentropy",
+        f"targets must be class indices ({probs.ndim - 1}-d) or shaped like probs ({probs.ndim}-d), "
+        f"got {targets.describe()} for probs {probs.describe()}",
+    )
+
+
+def binary_crossentropy(probs: Any, targets: Any) -> Variable:
+    """``-(t * log(p) + (1 - t) * log(1 - p))`` elementwise, with broadcasting."""
+    p, t = as_tensor_variable(probs), as_tensor_variable(targets)
+    return so.neg(so.add(so.mul(t, so.log(p)), so.mul(so.sub(1, t), so.log(so.sub(1, p)))))

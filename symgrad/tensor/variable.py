@@ -35,6 +35,9 @@ def _binary(fn: Callable, reflected: bool = False) -> Callable:
 class TensorOperators:
     """NumPy-style operators and methods, mixed into every tensor variable class."""
 
+    # NumPy must defer to our reflected operators: ``array + var`` is symbolic, not an object array.
+    __array_ufunc__ = None
+
     __add__, __radd__ = _binary(so.add), _binary(so.add, True)
     __sub__, __rsub__ = _binary(so.sub), _binary(so.sub, True)
     __mul__, __rmul__ = _binary(so.mul), _binary(so.mul, True)
