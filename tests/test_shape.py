@@ -603,3 +603,11 @@ def test_second_derivatives_through_shape_ops():
     a = np.array([1.0, -2.0, 0.5, 3.0])
     np.testing.assert_allclose(run([x], gx, a), 2 * 3 * a**2 * 2)
     np.testing.assert_allclose(run([x], hx, a), 2 * 6 * a * 2)
+
+
+def test_reshape_by_vector_of_unknown_length_checks_its_length():
+    x, v = sg.vector("x"), sg.lvector("v")
+    f = sg.function([x, v], sg.reshape(x, v, ndim=2))
+    assert f(np.arange(6.0), [2, 3]).shape == (2, 3)
+    with pytest.raises(ValueError, match="length 3.*2 entries.*test_shape.py"):
+        f(np.arange(6.0), [2, 3, 1])

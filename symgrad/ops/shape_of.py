@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.graph.basic import Apply, Constant, Op, Variable, as_tensor_variable, make_constant
-from symgrad.graph.errors import GraphTypeError, GraphValueError, build_error
+from symgrad.graph.errors import GraphTypeError, GraphValueError, ShapeError, build_error
 from symgrad.graph.types import TensorType, is_integer_like
 
 
@@ -110,7 +110,7 @@ def as_shape_list(shp: Any, op_name: str = "shape") -> list[Variable]:
         length = shp.static_shape[0]
         if length is None:
             raise build_error(GraphValueError, op_name, "a shape vector must have a static length")
-        return [vector_element(shp, i) for i in range(length)]
+        return [vector_element(shp, i, length) for i in range(length)]
     if isinstance(shp, (int, np.integer, Variable)):
         shp = (shp,)
     if isinstance(shp, np.ndarray):
@@ -137,26 +137,40 @@ def static_value(v: Variable) -> int | None:
 
 
 class VectorElement(Op):
-    """Element ``i`` (a static index) of a vector; used to split a symbolic shape vector."""
+    """Element ``i`` (a static index) of a vector; used to split a symbolic shape vector.
 
-    __props__ = ("i",)
+    With ``length`` set, the vector must have exactly that many entries at run time (so a
+    shape vector that is longer than the caller assumed is an error, not ignored).
+    """
 
-    def __init__(self, i: int) -> None:
+    __props__ = ("i", "length")
+
+    def __init__(self, i: int, length: int | None = None) -> None:
         self.i = i
+        self.length = length
 
     def make_node(self, v: Any) -> Apply:
         v = as_tensor_variable(v)
+        if v.ndim != 1:
+            raise build_error(GraphTypeError, "vector_element", f"expects a vector, got {v.describe()}")
         return Apply(self, [v], [TensorType(v.dtype, ())()])
 
     def perform(self, node, inputs, output_storage):
-        output_storage[0][0] = np.array(inputs[0][self.i])
+        (v,) = inputs
+        if (self.length is not None and len(v) != self.length) or not -len(v) <= self.i < len(v):
+            expected = f"{self.length} entries" if self.length is not None else f"more than {self.i} entries"
+            raise ShapeError(
+                f"vector_element: a shape vector of length {len(v)} was given where {expected} "
+                f"are needed (created at {node.location})"
+            )
+        output_storage[0][0] = np.array(v[self.i])
 
     def grad(self, inputs, output_grads):
         return [None]
 
 
-def vector_element(v: Variable, i: int) -> Variable:
-    return VectorElement(i)(v)
+def vector_element(v: Variable, i: int, length: int | None = None) -> Variable:
+    return VectorElement(i, length)(v)
 
 
 def make_vector(scalars: Sequence[Any], dtype: str = "int64") -> Variable:

@@ -54,7 +54,7 @@ def _shape_entries(shape: Any, ndim: int | None) -> list[Variable]:
             raise build_error(
                 GraphValueError, "reshape", "a shape vector of unknown length needs ndim=<its length>"
             )
-        return [vector_element(shape, i) for i in range(ndim)]
+        return [vector_element(shape, i, ndim) for i in range(ndim)]
     dims = as_shape_list(shape, "reshape")
     if ndim is not None and ndim != len(dims):
         raise build_error(GraphValueError, "reshape", f"ndim={ndim} but the shape has {len(dims)} entries")
