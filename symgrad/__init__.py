@@ -110,6 +110,8 @@ from symgrad.tensor.linalg import dot, matmul, outer, tensordot
 from symgrad.tensor.sympy_ops import elemwise_op
 from symgrad import nn
 from symgrad.gradient.grad import grad
+from symgrad.gradient.derivatives import Lop, Rop, hessian, jacobian
+from symgrad.gradient.verify import verify_grad
 from symgrad.compile.function import Function, ModeUnavailableError, function
 
 globals().update(_TYPED)

@@ -8,10 +8,12 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from symgrad.config import config
 from symgrad.graph.basic import Variable, as_tensor_variable
 from symgrad.graph.errors import DisconnectedInputError, GraphTypeError, GraphValueError
+from symgrad.graph.gcpause import gc_paused
 from symgrad.graph.source_info import user_location
-from symgrad.graph.traversal import toposort
+from symgrad.graph.traversal import toposort, variables_in
 from symgrad.graph.types import is_float
 from symgrad.ops import scalar_ops as so
 from symgrad.ops.elemwise import cast, ones_like, zeros_like
@@ -35,10 +37,16 @@ def grad(
         if not isinstance(w, Variable):
             raise GraphTypeError(f"grad: wrt must hold symbolic variables, got {type(w).__name__}")
     seeds = _seeds(cost, known_grads or {})
-    grads = backprop(seeds, wrt_list, consider_constant or ())
+    with gc_paused():
+        grads = backprop(seeds, wrt_list, consider_constant or ())
+    used: set[int] | None = None
     results = []
     for k, w in enumerate(wrt_list):
         g = grads.get(id(w))
+        if g is None and not is_float(w.dtype):
+            used = _used_ids(seeds, consider_constant or ()) if used is None else used
+            if id(w) in used:  # Theano: a connected integer input has a float zero gradient
+                g = zeros_like(w, dtype=config.floatX)
         if g is None:
             g = _disconnected(w, k, disconnected_inputs)
         results.append(g)
@@ -62,11 +70,15 @@ def _seeds(cost: Any, known_grads: dict) -> dict:
             raise GraphTypeError(f"grad: cost must be a float scalar, got {cost.describe()} {_here()}")
         seeds[id(cost)] = (cost, ones_like(cost))
     for var, g in known_grads.items():
+        if not isinstance(var, Variable):
+            raise GraphTypeError(f"grad: known_grads keys must be variables, got {type(var).__name__}")
         g = as_tensor_variable(g)
         if g.ndim != var.ndim:
             raise GraphTypeError(
-                f"grad: known gradient for {var.describe()} has {g.ndim} dims, expected {var.ndim}"
+                f"grad: known gradient for {var.describe()} has {g.ndim} dims, expected {var.ndim} {_here()}"
             )
+        if is_float(var.dtype) and is_float(g.dtype):
+            g = cast(g, var.dtype)
         seeds[id(var)] = (var, g if id(var) not in seeds else so.add(seeds[id(var)][1], g))
     return seeds
 
@@ -119,6 +131,13 @@ def _as_wrt_dtype(g: Variable, w: Variable) -> Variable:
     return cast(g, w.dtype) if is_float(w.dtype) and g.dtype != w.dtype else g
 
 
+def _used_ids(seeds: dict, consider_constant: Sequence[Variable]) -> set[int]:
+    """Ids of the variables the seeded outputs depend on (not through constants)."""
+    constant_ids = {id(v) for v in consider_constant}
+    outputs = [v for v, _ in seeds.values()]
+    return {id(v) for v in variables_in(outputs, stop_at=lambda v: id(v) in constant_ids)}
+
+
 def _disconnected(w: Variable, k: int, policy: str) -> Variable:
     message = (
         f"grad: the cost does not depend on wrt[{k}], {w.describe()} {_here()}. "
@@ -128,7 +147,7 @@ def _disconnected(w: Variable, k: int, policy: str) -> Variable:
         raise DisconnectedInputError(message)
     if policy == "warn":
         warnings.warn(message, stacklevel=3)
-    return zeros_like(w, dtype=w.dtype if is_float(w.dtype) else None)
+    return zeros_like(w, dtype=w.dtype if is_float(w.dtype) else config.floatX)
 
 
 def _here() -> str:
