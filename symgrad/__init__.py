@@ -10,6 +10,7 @@ from symgrad.graph.errors import (
     DisconnectedInputError,
     GraphTypeError,
     GraphValueError,
+    IndexingError,
     MissingInputError,
     ShapeError,
     SymgradError,

@@ -17,6 +17,10 @@ class GraphValueError(SymgradError, ValueError):
     """An ill-shaped graph or call: incompatible shapes, bad axis, out-of-range value."""
 
 
+class IndexingError(SymgradError, IndexError):
+    """An index out of range, or an index that does not fit the indexed tensor."""
+
+
 class ShapeError(GraphValueError):
     """Shapes that cannot work together (at build time or at call time)."""
 

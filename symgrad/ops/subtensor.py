@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.graph.basic import Apply, Constant, Op, Variable, as_tensor_variable, is_weak, make_constant
-from symgrad.graph.errors import GraphTypeError, GraphValueError, ShapeError, SymgradError, build_error
+from symgrad.graph.errors import GraphTypeError, GraphValueError, IndexingError, ShapeError, build_error
 from symgrad.graph.types import TensorType, broadcast_static_shapes, format_static_shape, is_float, is_int
 from symgrad.ops import scalar_ops as so
 from symgrad.ops.dimshuffle import dimshuffle
@@ -38,10 +38,6 @@ ADVANCED = ("array", "mask")
 
 Spec = tuple[tuple, ...]
 Bound = list[tuple[str, list]]
-
-
-class IndexingError(SymgradError, IndexError):
-    """An index out of range, or an index that does not fit the indexed tensor."""
 
 
 # -- the spec --------------------------------------------------------------------------------
