@@ -114,6 +114,7 @@ from symgrad.gradient.grad import grad
 from symgrad.gradient.derivatives import Lop, Rop, hessian, jacobian
 from symgrad.gradient.verify import verify_grad
 from symgrad.compile.function import Function, ModeUnavailableError, function
+from symgrad.printing import debugprint, render_graph, to_dot
 
 globals().update(_TYPED)
 

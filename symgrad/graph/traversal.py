@@ -79,12 +79,18 @@ def clone_replace(
         new_inputs = [mapping.get(id(i), i) for i in node.inputs]
         if all(n is o for n, o in zip(new_inputs, node.inputs)):
             continue
-        new_node = node.rebuild(new_inputs) if rebuild else None
+        new_node = node.rebuild(new_inputs) if rebuild else _copy_node(node, new_inputs)
         for old, new in zip(node.outputs, new_node.outputs):
             if old.name and not new.name:
                 new.name = old.name
             mapping[id(old)] = new
     return [mapping.get(id(o), o) for o in outputs]
+
+
+def _copy_node(node: Any, new_inputs: list) -> Any:
+    """The same op on new inputs with the old output types (no type inference)."""
+    outputs = [type(o)(o.type, name=o.name) for o in node.outputs]
+    return type(node)(node.op, new_inputs, outputs, node.location)
 
 
 def is_ancestor(candidate: Any, outputs: Sequence[Any]) -> bool:

@@ -129,8 +129,12 @@ class Elemwise(Op):
         return Apply(self, inputs, [TensorType(out_dtype, shape)()])
 
     def perform(self, node: Apply, inputs: list[np.ndarray], output_storage: list[list]) -> None:
-        result = self.scalar_op.impl(*inputs)
-        output_storage[0][0] = np.asarray(result, dtype=node.outputs[0].dtype)
+        dtype = node.outputs[0].dtype
+        if is_float(dtype):
+            inputs = _ints_as_float(self.scalar_op, inputs, dtype)
+        with np.errstate(all="ignore"):  # inf/nan and integer division by zero: NumPy's values
+            result = self.scalar_op.impl(*inputs)
+        output_storage[0][0] = np.asarray(result, dtype=dtype)
 
     def infer_shape(self, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
         out = node.outputs[0]
@@ -140,11 +144,12 @@ class Elemwise(Op):
             if static is not None:
                 dims.append(make_constant(static, dtype="int64"))
                 continue
-            for v, shp in zip(node.inputs, padded):
-                vaxis = axis - (out.ndim - v.ndim)
-                if shp[axis] is not None and v.static_shape[vaxis] != 1:
-                    dims.append(shp[axis])  # an input that is not 1 here fixes the length
-                    break
+            unknown = [
+                shp[axis]
+                for v, shp in zip(node.inputs, padded)
+                if shp[axis] is not None and v.static_shape[axis - (out.ndim - v.ndim)] != 1
+            ]
+            dims.append(_broadcast_length(unknown))
         return [tuple(dims)]
 
     def L_op(self, inputs, outputs, output_grads):
@@ -165,6 +170,26 @@ class Elemwise(Op):
         return result
 
 
+def _broadcast_length(lengths: list[Variable]) -> Variable:
+    """The broadcast of lengths unknown until run time: any of them may turn out to be 1."""
+    where, eq = elemwise_of(SCALAR_OPS["where"]), elemwise_of(SCALAR_OPS["eq"])
+    result = lengths[0]
+    for length in lengths[1:]:
+        result = where(eq(result, 1), length, result)
+    return result
+
+
+def _ints_as_float(sop: ScalarOp, inputs: list[np.ndarray], dtype: str) -> list[np.ndarray]:
+    """Integer inputs of a float result, cast first: NumPy would compute int8 math in
+    float16, which symgrad does not have, so the float32 result must be computed in float32."""
+    positions = range(len(inputs)) if sop.promote is None else sop.promote
+    inputs = list(inputs)
+    for k in positions:
+        if inputs[k].dtype.kind in "biu":
+            inputs[k] = inputs[k].astype(dtype)
+    return inputs
+
+
 def _adapt_weak_constants(sop: ScalarOp, inputs: list[Variable]) -> list[Variable]:
     """Cast Python-number constants to the dtype NumPy 2 would give them here."""
     positions = range(len(inputs)) if sop.promote is None else sop.promote
@@ -181,7 +206,7 @@ def _adapt_weak_constants(sop: ScalarOp, inputs: list[Variable]) -> list[Variabl
             continue
         with np.errstate(all="ignore"):
             data = const.data.astype(common)
-        if not np.array_equal(data.astype(const.dtype), const.data, equal_nan=True):
+        if _changed_beyond_rounding(const.data, data):
             if sop.output_dtype(tuple(v.dtype for v in inputs)) == "bool":
                 continue  # comparisons with an out-of-range number: NumPy compares exactly
             raise build_error(
@@ -191,6 +216,13 @@ def _adapt_weak_constants(sop: ScalarOp, inputs: list[Variable]) -> list[Variabl
             )
         inputs[k] = make_constant(data, dtype=common, weak=True)
     return inputs
+
+
+def _changed_beyond_rounding(before: np.ndarray, after: np.ndarray) -> bool:
+    """Integers must survive exactly; floats may round, or overflow to inf as in NumPy."""
+    if after.dtype.kind == "f":
+        return False
+    return not np.array_equal(after.astype(before.dtype), before, equal_nan=True)
 
 
 @functools.cache

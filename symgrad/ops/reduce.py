@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,15 +22,20 @@ _NUMPY_REDUCTIONS = {
     "min": np.min,
     "all": np.all,
     "any": np.any,
+    # The shift of a stable logsumexp: like max, but -inf (not an error) over an empty axis.
+    "max_or_neg_inf": functools.partial(np.max, initial=-np.inf),
 }
 _NO_IDENTITY = ("max", "min")
+_MAX_LIKE = ("max", "min", "max_or_neg_inf")
+# NumPy sums and multiplies uint8 in uint64, which symgrad does not have.
+_RESULT_DTYPES = {"uint64": "int64"}
 
 
 def normalize_axes(axis: Any, ndim: int, op_name: str) -> tuple[int, ...]:
     """``axis`` (None, int or sequence; negative allowed) as sorted non-negative ints."""
     if axis is None:
         return tuple(range(ndim))
-    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    axes = list(axis) if isinstance(axis, (tuple, list)) else [axis]
     out = set()
     for a in axes:
         if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
@@ -75,17 +81,19 @@ class Reduce(Op):
                 GraphValueError, self.kind, f"axis {self.axis} is out of bounds for {x.describe()}"
             )
         if self.kind in _NO_IDENTITY and any(x.static_shape[a] == 0 for a in self.axis):
-            raise build_error(
-                GraphValueError,
-                self.kind,
-                f"reduction over an empty axis has no identity (shape {format_static_shape(x.static_shape)})",
-            )
-        sample = _NUMPY_REDUCTIONS[self.kind](np.zeros((1,), dtype=x.dtype))
+            raise build_error(GraphValueError, self.kind, _empty_message(x.static_shape, self.axis))
+        if self.kind == "max_or_neg_inf" and x.dtype not in ("float32", "float64"):
+            raise build_error(GraphValueError, self.kind, f"needs a float input, got {x.describe()}")
         shape = [s for a, s in enumerate(x.static_shape) if a not in self.axis]
-        return Apply(self, [x], [TensorType(normalize_dtype(np.asarray(sample).dtype), shape)()])
+        return Apply(self, [x], [TensorType(_result_dtype(self.kind, x.dtype), shape)()])
 
     def perform(self, node, inputs, output_storage):
-        result = _NUMPY_REDUCTIONS[self.kind](inputs[0], axis=self.axis)
+        (x,) = inputs
+        if self.kind in _NO_IDENTITY and any(x.shape[a] == 0 for a in self.axis):
+            raise GraphValueError(
+                f"{self.kind}: {_empty_message(x.shape, self.axis)} (created at {node.location})"
+            )
+        result = _NUMPY_REDUCTIONS[self.kind](x, axis=self.axis)
         output_storage[0][0] = np.asarray(result, dtype=node.outputs[0].dtype)
 
     def infer_shape(self, node, input_shapes):
@@ -99,11 +107,26 @@ class Reduce(Op):
         z = expand_reduced(z, self.axis, x.ndim)
         if self.kind == "sum":
             return [cast(second(x, g), x.dtype)]
-        if self.kind in _NO_IDENTITY:
+        if self.kind in _MAX_LIKE:  # ties share the gradient equally
             hit = cast(so.eq(x, z), x.dtype)
             count = expand_reduced(Reduce("sum", self.axis)(hit), self.axis, x.ndim)
             return [so.mul(g, so.true_divide(hit, count))]
         return [so.mul(g, _prod_of_others(x, z, self.axis))]
+
+
+def _result_dtype(kind: str, dtype: str) -> str:
+    """NumPy's result dtype for this reduction (int8 sums are int64, ...)."""
+    sample = _NUMPY_REDUCTIONS[kind](np.zeros((1,), dtype=dtype))
+    name = np.asarray(sample).dtype.name
+    return normalize_dtype(_RESULT_DTYPES.get(name, name))
+
+
+def _empty_message(shape: Sequence[int | None], axes: tuple[int, ...] | None) -> str:
+    where = "the flattened input" if axes is None else f"axis {axes[0] if len(axes) == 1 else axes}"
+    return (
+        f"cannot reduce over an empty axis ({where} of shape {format_static_shape(tuple(shape))} "
+        "has no elements, and this reduction has no identity)"
+    )
 
 
 def _prod_of_others(x: Variable, z: Variable, axes: tuple[int, ...]) -> Variable:
@@ -127,22 +150,30 @@ class Argmax(Op):
 
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)
-        if self.axis is None:
-            if any(s == 0 for s in x.static_shape):
-                raise build_error(GraphValueError, self.kind, f"attempt to get {self.kind} of an empty array")
-            return Apply(self, [x], [TensorType("int64", ())()])
-        if not 0 <= self.axis < x.ndim:
+        if self.axis is not None and not 0 <= self.axis < x.ndim:
             raise build_error(
                 GraphValueError, self.kind, f"axis {self.axis} is out of bounds for {x.describe()}"
             )
-        if x.static_shape[self.axis] == 0:
-            raise build_error(GraphValueError, self.kind, f"attempt to get {self.kind} of an empty axis")
-        shape = [s for a, s in enumerate(x.static_shape) if a != self.axis]
+        if self._is_empty(x.static_shape):
+            raise build_error(GraphValueError, self.kind, _empty_message(x.static_shape, self._axes()))
+        shape = [] if self.axis is None else [s for a, s in enumerate(x.static_shape) if a != self.axis]
         return Apply(self, [x], [TensorType("int64", shape)()])
 
+    def _axes(self) -> tuple[int, ...] | None:
+        return None if self.axis is None else (self.axis,)
+
+    def _is_empty(self, shape: Sequence[int | None]) -> bool:
+        lengths = shape if self.axis is None else [shape[self.axis]]
+        return any(n == 0 for n in lengths)
+
     def perform(self, node, inputs, output_storage):
+        (x,) = inputs
+        if self._is_empty(x.shape):
+            raise GraphValueError(
+                f"{self.kind}: {_empty_message(x.shape, self._axes())} (created at {node.location})"
+            )
         fn = np.argmax if self.kind == "argmax" else np.argmin
-        output_storage[0][0] = np.asarray(fn(inputs[0], axis=self.axis), dtype="int64")
+        output_storage[0][0] = np.asarray(fn(x, axis=self.axis), dtype="int64")
 
     def infer_shape(self, node, input_shapes):
         if self.axis is None:

@@ -68,6 +68,21 @@ def _mul_grad(inputs, z, g):
     return grads
 
 
+def _clip_grad(x, lo, hi, g):
+    """NumPy's clip is ``minimum(maximum(x, lo), hi)``: exactly one input gets ``g``,
+    ``hi`` when the bounds cross."""
+    return [
+        mul(g, logical_and(ge(x, lo), le(x, hi))),
+        mul(g, logical_and(lt(x, lo), le(lo, hi))),
+        mul(g, gt(maximum(x, lo), hi)),
+    ]
+
+
+def _log_base(x):
+    """log(x) for d(x**y)/dy, with 0 at x == 0 (where x**y is flat in y for y > 0)."""
+    return log(where(eq(x, 0), 1, x))
+
+
 def _row(name, nin, impl, grad=None, c=None, sym=None, **kw) -> ScalarOp:
     return register_scalar_op(ScalarOp(name, nin, impl, grad=grad, c_expr=c, sympy=sym, **kw))
 
@@ -115,7 +130,7 @@ pow = _row(
     "pow",
     2,
     np.power,
-    lambda xs, z, g: [mul(g, xs[1], pow(xs[0], sub(xs[1], 1))), mul(g, z, log(xs[0]))],
+    lambda xs, z, g: [mul(g, xs[1], pow(xs[0], sub(xs[1], 1))), mul(g, z, _log_base(xs[0]))],
     "pow({0}, {1})",
     lambda x, y: x**y,
 )
@@ -147,11 +162,7 @@ clip = _row(
     "clip",
     3,
     np.clip,
-    lambda xs, z, g: [
-        mul(g, logical_and(ge(xs[0], xs[1]), le(xs[0], xs[2]))),
-        mul(g, lt(xs[0], xs[1])),
-        mul(g, gt(xs[0], xs[2])),
-    ],
+    lambda xs, z, g: _clip_grad(*xs, g),
     "fmin(fmax({0}, {1}), {2})",
     lambda x, lo, hi: sympy.Min(sympy.Max(x, lo), hi),
 )

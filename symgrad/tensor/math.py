@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from symgrad.graph.basic import Variable, as_tensor_variable, make_constant
 from symgrad.graph.errors import GraphTypeError, build_error
 from symgrad.graph.types import is_float
@@ -112,24 +114,29 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Variable:
 
 def var(x: Any, axis: Any = None, keepdims: bool = False) -> Variable:
     """Population variance (ddof=0), as NumPy's ``var``."""
+    return _var(x, axis, keepdims, "var")
+
+
+def std(x: Any, axis: Any = None, keepdims: bool = False) -> Variable:
+    """Population standard deviation (ddof=0), as NumPy's ``std``."""
+    return so.sqrt(_var(x, axis, keepdims, "std"))
+
+
+def _var(x: Any, axis: Any, keepdims: bool, op_name: str) -> Variable:
     x = as_tensor_variable(x)
-    axes = normalize_axes(axis, x.ndim, "var")
+    axes = normalize_axes(axis, x.ndim, op_name)
     centered = so.sub(cast(x, _mean_dtype(x)), mean(x, axes, keepdims=True))
     return mean(so.mul(centered, centered), axes, keepdims)
 
 
-def std(x: Any, axis: Any = None, keepdims: bool = False) -> Variable:
-    return so.sqrt(var(x, axis, keepdims))
-
-
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Variable:
-    """``log(sum(exp(x)))`` computed stably (the max is subtracted first)."""
+    """``log(sum(exp(x)))`` computed stably (the max is subtracted first); ``-inf`` over
+    an empty axis, as ``log(0)``. Integer inputs give float64, as ``mean`` does."""
     x = as_tensor_variable(x)
-    if not is_float(x.dtype):
-        x = cast(x, "float64")
     axes = normalize_axes(axis, x.ndim, "logsumexp")
-    m = stop_gradient(max(x, axes, keepdims=True))
-    m = so.where(so.isinf(m), 0.0, m)
+    x = cast(x, _mean_dtype(x))
+    m = expand_reduced(Reduce("max_or_neg_inf", axes)(x), axes, x.ndim)
+    m = stop_gradient(so.where(so.isinf(m), 0.0, m))  # rows of +-inf: shift by 0, not inf
     out = so.add(so.log(sum(so.exp(so.sub(x, m)), axes, keepdims=True)), m)
     if keepdims:
         return out
@@ -150,7 +157,7 @@ def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Variable:
 
 def _arg(kind: str, x: Any, axis: Any, keepdims: bool) -> Variable:
     x = as_tensor_variable(x)
-    if axis is not None and not isinstance(axis, int):
+    if axis is not None and (isinstance(axis, bool) or not isinstance(axis, (int, np.integer))):
         raise build_error(GraphTypeError, kind, f"axis must be None or an int, got {axis!r}")
     ax = None if axis is None else normalize_axes(axis, x.ndim, kind)[0]
     out = Argmax(kind, ax)(x)

@@ -32,6 +32,22 @@ def _binary(fn: Callable, reflected: bool = False) -> Callable:
     return lambda self, other: fn(self, other)
 
 
+def _bool_only(fn: Callable) -> Callable:
+    """``&`` and ``|`` are logical on bool tensors; NumPy's bitwise meaning is not offered."""
+
+    def apply(a, b):
+        for v in (a, b):
+            dtype = getattr(v, "dtype", "bool" if isinstance(v, bool) else None)
+            if dtype != "bool":
+                raise GraphTypeError(
+                    f"& and | are defined for bool tensors only, got {dtype or type(v).__name__}; "
+                    "use sg.logical_and / sg.logical_or"
+                )
+        return fn(a, b)
+
+    return apply
+
+
 class TensorOperators:
     """NumPy-style operators and methods, mixed into every tensor variable class."""
 
@@ -47,8 +63,8 @@ class TensorOperators:
     __pow__, __rpow__ = _binary(so.pow), _binary(so.pow, True)
     __matmul__, __rmatmul__ = _binary(linalg.matmul), _binary(linalg.matmul, True)
     __lt__, __le__, __gt__, __ge__ = _binary(so.lt), _binary(so.le), _binary(so.gt), _binary(so.ge)
-    __and__, __rand__ = _binary(so.logical_and), _binary(so.logical_and, True)
-    __or__, __ror__ = _binary(so.logical_or), _binary(so.logical_or, True)
+    __and__, __rand__ = _binary(_bool_only(so.logical_and)), _binary(_bool_only(so.logical_and), True)
+    __or__, __ror__ = _binary(_bool_only(so.logical_or)), _binary(_bool_only(so.logical_or), True)
     # ``==`` and ``!=`` keep Python identity semantics (variables are dict keys); use sg.eq.
     __eq__ = object.__eq__
     __ne__ = object.__ne__

@@ -1,0 +1,4 @@
+"""Runnable examples: ``python -m symgrad.examples.digits``.
+
+They need the ``examples`` extra (``pip install 'symgrad[examples]'``).
+"""
