@@ -22,12 +22,16 @@ class Config:
         "floatX": lambda v: v in FLOAT_DTYPES,
         "mode": lambda v: v in MODES,
         "compute_test_value": lambda v: isinstance(v, bool),
+        "rewrite_exclude": lambda v: isinstance(v, tuple) and all(isinstance(n, str) for n in v),
     }
 
     def __init__(self, environ: dict[str, str]) -> None:
         object.__setattr__(self, "floatX", environ.get("SYMGRAD_FLOATX", "float64"))
         object.__setattr__(self, "mode", environ.get("SYMGRAD_MODE", "py"))
         object.__setattr__(self, "compute_test_value", False)
+        # Rewrites to skip in every function, e.g. SYMGRAD_EXCLUDE=fusion,constant_fold (or "all").
+        excluded = environ.get("SYMGRAD_EXCLUDE", "")
+        object.__setattr__(self, "rewrite_exclude", tuple(n.strip() for n in excluded.split(",") if n.strip()))
         for name in self._validators:
             self._check(name, getattr(self, name))
 

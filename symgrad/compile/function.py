@@ -20,9 +20,11 @@ from symgrad.graph.errors import (
     SymgradError,
     UnusedInputError,
 )
+from symgrad.graph.fgraph import FunctionGraph
 from symgrad.graph.gcpause import gc_paused
 from symgrad.graph.traversal import clone_replace, graph_inputs, toposort
 from symgrad.ops.elemwise import cast
+from symgrad.rewrite.passes import rewrite_graph
 from symgrad.tensor.variable import set_evaluator
 
 
@@ -36,47 +38,29 @@ _UNUSED_CHOICES = ("raise", "warn", "ignore")
 class Function:
     """A compiled graph. Call it with positional or keyword arguments (by input name)."""
 
-    def __init__(
-        self,
-        inputs: Sequence[Variable],
-        outputs: Any,
-        updates: Any = None,
-        givens: Any = None,
-        mode: str | None = None,
-        name: str | None = None,
-        on_unused_input: str = "raise",
-        allow_input_downcast: bool | None = None,
-        profile: bool = False,
-        trust_input: bool = False,
-    ) -> None:
-        self._args = dict(
-            inputs=inputs,
-            outputs=outputs,
-            updates=updates,
-            givens=givens,
-            mode=mode,
-            name=name,
-            on_unused_input=on_unused_input,
-            allow_input_downcast=allow_input_downcast,
-            profile=profile,
-            trust_input=trust_input,
-        )
+    def __init__(self, inputs: Sequence[Variable], outputs: Any, **options: Any) -> None:
+        self._args = dict(inputs=inputs, outputs=outputs, **options)
+        opts = {**_DEFAULTS, **options}
+        mode, givens = opts["mode"], opts["givens"]
         self.mode = _resolve_mode(mode)
-        self.name = name
+        self.name = opts["name"]
         self.inputs = _check_inputs(inputs)
         self.single_output = not isinstance(outputs, (list, tuple))
         out_list = [outputs] if self.single_output else list(outputs)
         self.outputs = [as_tensor_variable(o) for o in out_list]
-        self.updates = normalize_updates(updates)
+        self.updates = normalize_updates(opts["updates"])
         computed = self.outputs + [v for _, v in self.updates]
         computed = _apply_givens(computed, givens)
-        self.maker_outputs = computed
-        roots = _check_roots(self.inputs, computed, on_unused_input)
+        roots = _check_roots(self.inputs, computed, opts["on_unused_input"])
         self.shared = [r for r in roots if isinstance(r, SharedVariable)]
-        self.vm = PyVM(self.inputs + self.shared, computed)
-        self.allow_input_downcast = allow_input_downcast
-        self.trust_input = trust_input
-        self.profile_enabled = profile
+        self.fgraph = FunctionGraph(roots, computed)
+        exclude = tuple(opts["exclude"] or ()) + config.rewrite_exclude
+        self.rewrites = rewrite_graph(self.fgraph, exclude).counts
+        self.maker_outputs = self.fgraph.outputs
+        self.vm = PyVM(self.inputs + self.shared, self.fgraph.outputs)
+        self.allow_input_downcast = opts["allow_input_downcast"]
+        self.trust_input = opts["trust_input"]
+        self.profile_enabled = opts["profile"]
         self._positions = {v.name: k for k, v in enumerate(self.inputs) if v.name}
         self._labels = [
             f"input {k} ({v.name!r})" if v.name else f"input {k}" for k, v in enumerate(self.inputs)
@@ -278,21 +262,30 @@ def function(
     allow_input_downcast: bool | None = None,
     profile: bool = False,
     trust_input: bool = False,
+    exclude: Sequence[str] | None = None,
 ) -> Function:
-    """Compile ``outputs`` as a function of ``inputs`` (see API.md "Compiling")."""
+    """Compile ``outputs`` as a function of ``inputs`` (see API.md "Compiling").
+
+    ``exclude`` names rewrites to skip (``["all"]`` runs the graph exactly as written);
+    ``trust_input`` skips argument checking for callers that validate themselves.
+    """
+    options = dict(locals())
+    del options["inputs"], options["outputs"]
     with gc_paused():
-        return Function(
-            inputs,
-            outputs,
-            updates=updates,
-            givens=givens,
-            mode=mode,
-            name=name,
-            on_unused_input=on_unused_input,
-            allow_input_downcast=allow_input_downcast,
-            profile=profile,
-            trust_input=trust_input,
-        )
+        return Function(inputs, outputs, **options)
+
+
+_DEFAULTS = dict(
+    updates=None,
+    givens=None,
+    mode=None,
+    name=None,
+    on_unused_input="raise",
+    allow_input_downcast=None,
+    profile=False,
+    trust_input=False,
+    exclude=None,
+)
 
 
 def _eval(var: Variable, inputs: dict | None) -> np.ndarray:

@@ -343,20 +343,25 @@ class SumToShape(Op):
         return [second(g, output_grads[0]), *([None] * len(dims))]
 
 
-def sum_to_input(g: Variable, inputs: Sequence[Variable], k: int, out: Variable) -> Variable:
-    """Reduce an elementwise node's gradient ``g`` to the shape of its input ``k``."""
+def input_has_output_shape(inputs: Sequence[Variable], k: int, out: Variable) -> bool:
+    """True when the static shapes prove that input ``k`` is not broadcast to give ``out``."""
     x = inputs[k]
     lead = out.ndim - x.ndim
-    needed = lead > 0
+    if lead > 0:
+        return False
     for a, xs in enumerate(x.static_shape):
-        gs = g.static_shape[lead + a]
-        if xs == 1 and gs != 1:
-            needed = True
-        elif xs is None:
+        if xs == 1 and out.static_shape[a] != 1:
+            return False
+        if xs is None:
             for j, other in enumerate(inputs):
-                oaxis = lead + a - (out.ndim - other.ndim)
+                oaxis = a - (out.ndim - other.ndim)
                 if j != k and oaxis >= 0 and other.static_shape[oaxis] != 1:
-                    needed = True  # ``x`` may be broadcast along this axis at run time
-    if not needed:
+                    return False  # ``x`` may be broadcast along this axis at run time
+    return True
+
+
+def sum_to_input(g: Variable, inputs: Sequence[Variable], k: int, out: Variable) -> Variable:
+    """Reduce an elementwise node's gradient ``g`` to the shape of its input ``k``."""
+    if input_has_output_shape(inputs, k, out):
         return g
-    return SumToShape()(g, *shape_dims(x))
+    return SumToShape()(g, *shape_dims(inputs[k]))
