@@ -18,7 +18,9 @@ def _constant_key(c: Constant) -> tuple:
     return ("constant", *c.signature())
 
 
-@global_rewrite("merge", PHASES[0], proof="structural: equal ops on identical inputs compute identical values")
+@global_rewrite(
+    "merge", PHASES[0], proof="structural: equal ops on identical inputs compute identical values"
+)
 def merge(fgraph: FunctionGraph, ctx) -> int:
     """Merge equal constants and nodes applying equal ops to the same inputs (CSE)."""
     changes = 0

@@ -84,8 +84,14 @@ def constant_equals(var: Constant, value: float) -> bool:
 class OpPattern(Pattern):
     """A node whose op matches ``key`` (and ``props``), with argument patterns."""
 
-    def __init__(self, key: Any, args: tuple, props: dict | None = None, bind: str | None = None,
-                 commutative: bool = False) -> None:
+    def __init__(
+        self,
+        key: Any,
+        args: tuple,
+        props: dict | None = None,
+        bind: str | None = None,
+        commutative: bool = False,
+    ) -> None:
         self.key = key
         self.args = tuple(as_pattern(a) for a in args)
         self.props = props or {}

@@ -56,7 +56,9 @@ def local_rewrite(name: str, phase: str, pattern: Pattern | None, *, proof: Any 
     """Decorator: register ``build(bindings) -> Variable | None`` as a local rewrite."""
 
     def decorate(build: Callable[[Bindings], Any]) -> Callable[[Bindings], Any]:
-        register(LocalRewrite(name, phase, pattern, build, proof=proof, doc=(build.__doc__ or "").strip(), **kw))
+        register(
+            LocalRewrite(name, phase, pattern, build, proof=proof, doc=(build.__doc__ or "").strip(), **kw)
+        )
         return build
 
     return decorate
