@@ -72,13 +72,3 @@ def _output_of(_earlier_nodes: list, node: Any, index: int) -> Any:
         node = node.node
     return node.outputs[index]
 
-
-def _rebuild_owned(records: list, target: tuple[int, int]) -> Any:
-    """Loads pickles written by the first format (one flat record list per variable)."""
-    built: list = []
-    for apply_cls, op, refs, outs, location in records:
-        inputs = [built[r[0]].outputs[r[1]] if isinstance(r, tuple) else r for r in refs]
-        outputs = [cls(type_, name=name) for cls, type_, name in outs]
-        built.append(apply_cls(op, inputs, outputs, SourceLocation(*location)))
-    node_index, out_index = target
-    return built[node_index].outputs[out_index]
