@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,8 @@ class Config:
         "mode": lambda v: v in MODES,
         "compute_test_value": lambda v: isinstance(v, bool),
         "rewrite_exclude": lambda v: isinstance(v, tuple) and all(isinstance(n, str) for n in v),
+        "cc": lambda v: v is None or isinstance(v, str),
+        "cache_dir": lambda v: isinstance(v, str) and os.path.isabs(v),
     }
 
     def __init__(self, environ: dict[str, str]) -> None:
@@ -31,7 +34,13 @@ class Config:
         object.__setattr__(self, "compute_test_value", False)
         # Rewrites to skip in every function, e.g. SYMGRAD_EXCLUDE=fusion,constant_fold (or "all").
         excluded = environ.get("SYMGRAD_EXCLUDE", "")
-        object.__setattr__(self, "rewrite_exclude", tuple(n.strip() for n in excluded.split(",") if n.strip()))
+        object.__setattr__(
+            self, "rewrite_exclude", tuple(n.strip() for n in excluded.split(",") if n.strip())
+        )
+        # The C compiler (None: the system's ``cc``) and the compile cache's folder.
+        object.__setattr__(self, "cc", environ.get("SYMGRAD_CC") or environ.get("CC") or None)
+        cache_dir = environ.get("SYMGRAD_CACHE_DIR") or os.path.join(user_cache_dir(environ), "symgrad")
+        object.__setattr__(self, "cache_dir", os.path.abspath(os.path.expanduser(cache_dir)))
         for name in self._validators:
             self._check(name, getattr(self, name))
 
@@ -56,6 +65,17 @@ class Config:
         finally:
             for name, value in old.items():
                 object.__setattr__(self, name, value)
+
+
+def user_cache_dir(environ: dict[str, str]) -> str:
+    """The platform's per-user cache folder (the XDG rule on Linux)."""
+    home = os.path.expanduser("~")
+    if sys.platform == "darwin":
+        return os.path.join(home, "Library", "Caches")
+    if os.name == "nt":
+        return environ.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
+    xdg = environ.get("XDG_CACHE_HOME", "")
+    return xdg if os.path.isabs(xdg) else os.path.join(home, ".cache")
 
 
 config = Config(dict(os.environ))
