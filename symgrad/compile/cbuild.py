@@ -88,6 +88,7 @@ class CompilerInfo:
     link_flags: tuple[str, ...]
     openmp: bool  # `-fopenmp` works (not used yet: threads come later)
     cpu: str  # model name + hash of the CPU's feature flags
+    libmvec: bool = False  # glibc's vector math library links (`-lmvec`)
 
 
 @dataclass(frozen=True)
@@ -192,9 +193,10 @@ def _probe(setting: str | None) -> CompilerInfo | str:
         flags = (*BASE_FLAGS, NATIVE_FLAG) if accepts([NATIVE_FLAG]) else BASE_FLAGS
         link_flags = (*LINK_FLAGS, STRICT_LINK_FLAG) if accepts((), [STRICT_LINK_FLAG]) else LINK_FLAGS
         openmp = accepts(["-fopenmp"], source=OPENMP_SOURCE)
+        libmvec = accepts((), ["-lmvec"])
         version = _version(command, workdir)
     path = os.path.realpath(command[0])
-    return CompilerInfo(tuple(command), path, version, flags, link_flags, openmp, cpu_id())
+    return CompilerInfo(tuple(command), path, version, flags, link_flags, openmp, cpu_id(), libmvec)
 
 
 def compiler_available() -> bool:
@@ -220,7 +222,9 @@ def _uses_native_cpu(flags: Sequence[str]) -> bool:
     )
 
 
-def cache_key(source: str, cdef: str, flags: Sequence[str], info: CompilerInfo) -> str:
+def cache_key(
+    source: str, cdef: str, flags: Sequence[str], info: CompilerInfo, link_flags: Sequence[str] | None = None
+) -> str:
     """sha256 of everything that decides the bytes of lib.so (and of the cdef that loads it)."""
     header = {
         "format": CACHE_FORMAT,
@@ -228,7 +232,7 @@ def cache_key(source: str, cdef: str, flags: Sequence[str], info: CompilerInfo) 
         "compiler": [info.path, *info.command[1:]],
         "version": info.version,
         "flags": list(flags),
-        "link_flags": list(info.link_flags),
+        "link_flags": list(info.link_flags if link_flags is None else link_flags),
         "cpu": info.cpu if _uses_native_cpu(flags) else "",
     }
     digest = hashlib.sha256()
@@ -292,9 +296,11 @@ def _compile_error(
 _LOADED: dict[tuple[Path, str], LoadedLibrary] = {}
 
 
-def _build_in(workdir: Path, *, info: CompilerInfo, flags: tuple, failed_dir: Path, name_hint: str) -> dict:
+def _build_in(
+    workdir: Path, *, info: CompilerInfo, flags: tuple, link_flags: tuple, failed_dir: Path, name_hint: str
+) -> dict:
     """The cache's build step: compile workdir/source.c into workdir/lib.so."""
-    result = _invoke(_compile_command(info.command, flags, info.link_flags), workdir)
+    result = _invoke(_compile_command(info.command, flags, link_flags), workdir)
     if result.returncode != 0:
         raise _compile_error(result, workdir, failed_dir, name_hint)
     return {
@@ -302,7 +308,7 @@ def _build_in(workdir: Path, *, info: CompilerInfo, flags: tuple, failed_dir: Pa
         "compiler": info.path,
         "compiler_version": info.version,
         "flags": list(flags),
-        "link_flags": list(info.link_flags),
+        "link_flags": list(link_flags),
         "cpu": info.cpu if _uses_native_cpu(flags) else "",
     }
 
@@ -326,7 +332,12 @@ def _check_exports(lib: Any, path: Path) -> None:
 
 
 def build_library(
-    source: str, cdef: str, *, name_hint: str = "", extra_flags: Sequence[str] = ()
+    source: str,
+    cdef: str,
+    *,
+    name_hint: str = "",
+    extra_flags: Sequence[str] = (),
+    extra_link_flags: Sequence[str] = (),
 ) -> LoadedLibrary:
     """Compile ``source`` (or reuse the cached build) and load it with ``cdef`` declared.
 
@@ -335,14 +346,17 @@ def build_library(
     """
     info = compiler_info()
     flags = (*info.flags, *extra_flags)
-    key = cache_key(source, cdef, flags, info)
+    link_flags = (*extra_link_flags, *info.link_flags)  # libraries after the source, before -lm
+    key = cache_key(source, cdef, flags, info, link_flags)
     root = cache.cache_root()
     known = _LOADED.get((root, key))
     if known is not None:
         return known
     ffi = _declared_ffi(cdef, name_hint)
     failed_dir = cache.failed_dir(root, key)
-    build = functools.partial(_build_in, info=info, flags=flags, failed_dir=failed_dir, name_hint=name_hint)
+    build = functools.partial(
+        _build_in, info=info, flags=flags, link_flags=link_flags, failed_dir=failed_dir, name_hint=name_hint
+    )
     try:
         lib, entry, seconds = cache.load_or_build(root, key, source, build, lambda p: ffi.dlopen(str(p)))
     except OSError as exc:

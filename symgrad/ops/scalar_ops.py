@@ -116,14 +116,14 @@ true_divide = _row(
     lambda x, y: x / y,
 )
 floor_divide = _row(
-    "floor_divide", 2, np.floor_divide, _zero_grad, "floor_div({0}, {1})", lambda x, y: sympy.floor(x / y)
+    "floor_divide", 2, np.floor_divide, _zero_grad, "sg_floor_div({0}, {1})", lambda x, y: sympy.floor(x / y)
 )
 mod = _row(
     "mod",
     2,
     np.mod,
     lambda xs, z, g: [g, neg(mul(g, floor_divide(*xs)))],
-    "py_mod({0}, {1})",
+    "sg_mod({0}, {1})",
     lambda x, y: sympy.Mod(x, y),
 )
 pow = _row(
@@ -135,7 +135,7 @@ pow = _row(
     lambda x, y: x**y,
 )
 neg = _row("neg", 1, np.negative, lambda xs, z, g: [neg(g)], "(-{0})", lambda x: -x)
-abs = _row("abs", 1, np.absolute, lambda xs, z, g: [mul(g, sign(xs[0]))], "fabs({0})", sympy.Abs)
+abs = _row("abs", 1, np.absolute, lambda xs, z, g: [mul(g, sign(xs[0]))], "sg_abs({0})", sympy.Abs)
 reciprocal = _row(
     "reciprocal", 1, np.reciprocal, lambda xs, z, g: [neg(mul(g, z, z))], "(1 / {0})", lambda x: 1 / x
 )
@@ -145,7 +145,7 @@ maximum = _row(
     2,
     np.maximum,
     lambda xs, z, g: [mul(g, ge(xs[0], xs[1])), mul(g, lt(xs[0], xs[1]))],
-    "fmax({0}, {1})",
+    "sg_max({0}, {1})",
     sympy.Max,
     commutative=True,
 )
@@ -154,7 +154,7 @@ minimum = _row(
     2,
     np.minimum,
     lambda xs, z, g: [mul(g, le(xs[0], xs[1])), mul(g, gt(xs[0], xs[1]))],
-    "fmin({0}, {1})",
+    "sg_min({0}, {1})",
     sympy.Min,
     commutative=True,
 )
@@ -163,7 +163,7 @@ clip = _row(
     3,
     np.clip,
     lambda xs, z, g: _clip_grad(*xs, g),
-    "fmin(fmax({0}, {1}), {2})",
+    "sg_min(sg_max({0}, {1}), {2})",
     lambda x, lo, hi: sympy.Min(sympy.Max(x, lo), hi),
 )
 where = _row(
@@ -175,7 +175,7 @@ where = _row(
     lambda c, a, b: sympy.Piecewise((a, c), (b, True)),
     promote=(1, 2),
 )
-sign = _row("sign", 1, np.sign, _zero_grad, "sign({0})", sympy.sign)
+sign = _row("sign", 1, np.sign, _zero_grad, "sg_sign({0})", sympy.sign)
 floor = _row("floor", 1, np.floor, _zero_grad, "floor({0})", sympy.floor)
 ceil = _row("ceil", 1, np.ceil, _zero_grad, "ceil({0})", sympy.ceiling)
 round = _row("round", 1, np.round, _zero_grad, "nearbyint({0})", None)
@@ -260,7 +260,7 @@ sigmoid = _row(
     1,
     _sigmoid,
     lambda xs, z, g: [mul(g, z, sub(1.0, z))],
-    "sigmoid({0})",
+    "sg_sigmoid({0})",
     lambda x: 1 / (1 + sympy.exp(-x)),
 )
 softplus = _row(
@@ -268,7 +268,7 @@ softplus = _row(
     1,
     _softplus,
     lambda xs, z, g: [mul(g, sigmoid(xs[0]))],
-    "softplus({0})",
+    "sg_softplus({0})",
     lambda x: sympy.log(1 + sympy.exp(x)),
 )
 erf = _row(
