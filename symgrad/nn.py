@@ -1,8 +1,11 @@
 """Neural-network functions (``sg.nn``).
 
-They are compositions of ordinary ops, written so that a rewriter can still recognise them:
-softmax is ``exp(s) / sum(exp(s))`` and log_softmax is ``s - log(sum(exp(s)))``, both with
-``s = x - stop_gradient(max(x))``.
+softmax and log_softmax are primitive ops (``ops/nn_ops.py``), stable for logits of any size,
+whose gradients have shapes the stabilizer recognises (``log(softmax(x))`` becomes
+``log_softmax(x)``, gradient included). The cross-entropies build their stable fused forms
+directly when their ``probs`` argument is a softmax or sigmoid output, so the gradient the user
+takes is finite however saturated the probabilities are; graphs built otherwise are
+stabilized by the rewrites in ``symgrad/rewrite/stabilize.py``.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from symgrad.graph.basic import Variable, as_tensor_variable
 from symgrad.graph.errors import GraphTypeError, ShapeError, build_error
 from symgrad.graph.types import is_float, is_int
 from symgrad.ops import scalar_ops as so
-from symgrad.ops.elemwise import cast
-from symgrad.ops.nn_ops import one_hot, pick_class
+from symgrad.ops.elemwise import cast, elemwise_inputs_of
+from symgrad.ops.nn_ops import Softmax, crossentropy_softmax, log_softmax_op, one_hot, pick_class, softmax_op
 from symgrad.ops.reduce import normalize_axes
 from symgrad.tensor import math as tm
 
@@ -45,12 +48,6 @@ def relu(x: Any) -> Variable:
     return so.maximum(x, cast(0, x.dtype))
 
 
-def _shifted(x: Variable, axis: int) -> Variable:
-    """``x - max(x)`` along ``axis``; the max is a constant to the gradient (softmax does
-    not depend on it), and the shift keeps ``exp`` from overflowing."""
-    return so.sub(x, tm.stop_gradient(tm.max(x, axis, keepdims=True)))
-
-
 def _axis(x: Variable, axis: Any, op_name: str) -> int:
     if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
         raise build_error(GraphTypeError, op_name, f"axis must be an int, got {axis!r}")
@@ -60,9 +57,7 @@ def _axis(x: Variable, axis: Any, op_name: str) -> int:
 def softmax(x: Any, axis: int = -1) -> Variable:
     """``exp(x) / sum(exp(x))`` along ``axis``, finite for logits of any size."""
     x = _as_float(x)
-    axis = _axis(x, axis, "softmax")
-    e = so.exp(_shifted(x, axis))
-    return so.true_divide(e, tm.sum(e, axis, keepdims=True))
+    return softmax_op(x, _axis(x, axis, "softmax"))
 
 
 def log_softmax(x: Any, axis: int = -1) -> Variable:
@@ -70,9 +65,7 @@ def log_softmax(x: Any, axis: int = -1) -> Variable:
     shifted ``s = x - max(x)``: finite where softmax underflows, and without the float32
     cancellation of subtracting two large numbers."""
     x = _as_float(x)
-    axis = _axis(x, axis, "log_softmax")
-    s = _shifted(x, axis)
-    return so.sub(s, so.log(tm.sum(so.exp(s), axis, keepdims=True)))
+    return log_softmax_op(x, _axis(x, axis, "log_softmax"))
 
 
 def categorical_crossentropy(probs: Any, targets: Any) -> Variable:
@@ -80,12 +73,18 @@ def categorical_crossentropy(probs: Any, targets: Any) -> Variable:
 
     ``targets`` is either an integer class index per row (``-log(probs[i, t_i])``) or a
     one-hot/probability array shaped like ``probs`` (``-sum(t * log(probs), axis=-1)``).
+    When ``probs`` is ``softmax(z)`` over the last axis, the result is the fused
+    ``crossentropy_softmax(z, targets)``: stable, with gradient ``softmax(z) - onehot``.
     """
     probs, targets = as_tensor_variable(probs), as_tensor_variable(targets)
     if probs.ndim == 0:
         raise build_error(
             ShapeError, "categorical_crossentropy", f"probs must have a class axis, got {probs.describe()}"
         )
+    logits = _softmax_logits(probs)
+    if logits is not None and targets.ndim in (probs.ndim - 1, probs.ndim):
+        if targets.ndim == probs.ndim or is_int(targets.dtype):
+            return crossentropy_softmax(logits, targets)
     if targets.ndim == probs.ndim - 1:
         if not is_int(targets.dtype):
             raise build_error(
@@ -104,7 +103,22 @@ def categorical_crossentropy(probs: Any, targets: Any) -> Variable:
     )
 
 
+def _softmax_logits(probs: Variable) -> Variable | None:
+    """``z`` when ``probs`` is ``softmax(z)`` over the last axis, else None."""
+    node = probs.owner
+    if node is not None and isinstance(node.op, Softmax) and node.op.axis == probs.ndim - 1:
+        return node.inputs[0]
+    return None
+
+
 def binary_crossentropy(probs: Any, targets: Any) -> Variable:
-    """``-(t * log(p) + (1 - t) * log(1 - p))`` elementwise, with broadcasting."""
+    """``-(t * log(p) + (1 - t) * log(1 - p))`` elementwise, with broadcasting.
+
+    When ``p`` is ``sigmoid(z)`` it is computed as ``t * softplus(-z) + (1 - t) *
+    softplus(z)``: the same value, finite for saturated ``z``, gradient included."""
     p, t = as_tensor_variable(probs), as_tensor_variable(targets)
+    z = elemwise_inputs_of(p, "sigmoid")
+    if z is not None:
+        z = cast(z[0], p.dtype)
+        return so.add(so.mul(t, so.softplus(so.neg(z))), so.mul(so.sub(1, t), so.softplus(z)))
     return so.neg(so.add(so.mul(t, so.log(p)), so.mul(so.sub(1, t), so.log(so.sub(1, p)))))

@@ -56,3 +56,14 @@ def check_grad(
     numeric = numeric_grad(lambda *vs: float(f_cost(*vs)), values)
     for k, (s, n) in enumerate(zip(symbolic, numeric)):
         np.testing.assert_allclose(s, n, rtol=rtol, atol=atol, err_msg=f"gradient of input {k}")
+
+
+def op_names(f) -> list[str]:
+    """The ops of a compiled function's rewritten graph; fused nodes list the ops they hold."""
+    names = []
+    for node in f.fgraph.toposort():
+        steps = getattr(getattr(node.op, "scalar_op", None), "steps", None)
+        names += [str(op) for op, *_ in steps] if steps is not None else [str(node.op)]
+        if hasattr(node.op, "reduce"):  # a fused reduction also names its reduction
+            names.append(node.op.kind)
+    return names

@@ -7,7 +7,19 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "symgrad"
 # The order data flows in (docs/architecture.md); a module may import its own stage or earlier.
-STAGES = ["config", "graph", "ops", "tensor", "nn", "gradient", "rewrite", "codegen", "compile", "printing", "examples"]
+STAGES = [
+    "config",
+    "graph",
+    "ops",
+    "tensor",
+    "nn",
+    "gradient",
+    "rewrite",
+    "codegen",
+    "compile",
+    "printing",
+    "examples",
+]
 
 
 def _stage(module: str) -> int | None:

@@ -29,7 +29,7 @@ def test_clients_are_tracked():
     fg = FunctionGraph([x], [y])
     e2 = fg.outputs[0].owner.inputs[1]
     assert len(fg.clients[e2]) == 3  # twice in mul, once in add
-    assert fg.clients[fg.outputs[0]] == [(OUTPUT, 0)]
+    assert list(fg.clients[fg.outputs[0]]) == [(OUTPUT, 0)]
 
 
 def test_replace_intermediate_prunes_dead_nodes():

@@ -71,4 +71,3 @@ def _output_of(_earlier_nodes: list, node: Any, index: int) -> Any:
     if isinstance(node, NodeRecord):  # copy.copy passes the arguments through unpickled
         node = node.node
     return node.outputs[index]
-

@@ -75,6 +75,24 @@ class ScalarOp:
         """Apply elementwise to tensors: ``exp(x)``."""
         return elemwise_of(self)(*inputs)
 
+    def compute(self, inputs: Sequence[np.ndarray], dtype: str, out: np.ndarray | None = None) -> np.ndarray:
+        """The result as exactly ``dtype`` (integer inputs of a float result cast first).
+
+        ``out``: a buffer of the result's dtype and shape to write into (in-place reuse);
+        a ufunc writes there directly when every input already has that dtype (the same
+        loop NumPy would pick anyway), otherwise the result is computed and copied in.
+        """
+        if is_float(dtype):
+            inputs = _ints_as_float(self, list(inputs), dtype)
+        with np.errstate(all="ignore"):  # inf/nan and integer division by zero: NumPy's values
+            if out is None:
+                return np.asarray(self.impl(*inputs), dtype=dtype)
+            if isinstance(self.impl, np.ufunc) and all(np.asarray(i).dtype == out.dtype for i in inputs):
+                self.impl(*inputs, out=out)
+            else:
+                np.copyto(out, self.impl(*inputs), casting="unsafe")
+        return out
+
     @functools.cache  # noqa: B019 (scalar ops are few and live forever)
     def output_dtype(self, input_dtypes: tuple) -> str:
         samples = [d if not isinstance(d, str) else np.zeros((0,), dtype=d) for d in input_dtypes]
@@ -130,11 +148,7 @@ class Elemwise(Op):
 
     def perform(self, node: Apply, inputs: list[np.ndarray], output_storage: list[list]) -> None:
         dtype = node.outputs[0].dtype
-        if is_float(dtype):
-            inputs = _ints_as_float(self.scalar_op, inputs, dtype)
-        with np.errstate(all="ignore"):  # inf/nan and integer division by zero: NumPy's values
-            result = self.scalar_op.impl(*inputs)
-        output_storage[0][0] = np.asarray(result, dtype=dtype)
+        output_storage[0][0] = self.scalar_op.compute(inputs, dtype, _inplace_buffer(node, inputs))
 
     def infer_shape(self, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
         out = node.outputs[0]
@@ -168,6 +182,22 @@ class Elemwise(Op):
             else:
                 result.append(sum_to_input(cast(g, inp.dtype), inputs, k, out))
         return result
+
+
+def _inplace_buffer(node: Apply, inputs: list[np.ndarray]) -> np.ndarray | None:
+    """The input buffer the memory pass allowed this node to overwrite (``node.tag["inplace"]``
+    = input index, see symgrad/rewrite/memory.py), if it fits the result at run time."""
+    k = node.tag.get("inplace")
+    if k is None:
+        return None
+    buf = inputs[k]
+    if type(buf) is not np.ndarray or buf.dtype.name != node.outputs[0].dtype or not buf.flags.writeable:
+        return None
+    try:
+        shape = np.broadcast_shapes(*(np.shape(i) for i in inputs))
+    except ValueError:
+        return None  # the scalar op reports the mismatch itself
+    return buf if buf.shape == shape else None
 
 
 def _broadcast_length(lengths: list[Variable]) -> Variable:

@@ -104,7 +104,7 @@ def apply_local_rewrites(fgraph: FunctionGraph, rewrites: Sequence[LocalRewrite]
 
 def _try(fgraph: FunctionGraph, node: Apply, rw: LocalRewrite, ctx: RewriteContext) -> bool:
     out = node.outputs[0]
-    bindings = {"out": out, "node": node, "ctx": ctx}
+    bindings = {"out": out, "node": node, "ctx": ctx, "fgraph": fgraph}
     if rw.pattern is not None:
         bindings = rw.pattern.match(out, bindings)
         if bindings is None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from symgrad.graph.fgraph import FunctionGraph
 from symgrad.graph.gcpause import gc_paused
-from symgrad.rewrite import basic  # noqa: F401 (registers rewrites)
+from symgrad.rewrite import basic, canonicalize, fusion, memory, specialize, stabilize  # noqa: F401 (registers rewrites)
 from symgrad.rewrite.engine import RewriteContext, apply_local_rewrites
 from symgrad.rewrite.registry import PHASES, REWRITES, GlobalRewrite, LocalRewrite
 
@@ -20,8 +20,8 @@ PIPELINE: list[tuple[str, list[str]]] = [
     ("canonicalize", ["merge", LOCAL, "merge"]),
     ("stabilize", [LOCAL]),
     ("specialize", [LOCAL, "merge"]),
-    ("fuse", [LOCAL]),
-    ("memory", [LOCAL]),
+    ("fuse", [LOCAL, "elemwise_fusion", "reduce_fusion"]),
+    ("memory", [LOCAL, "inplace"]),
 ]
 assert [phase for phase, _ in PIPELINE] == list(PHASES)
 

@@ -34,6 +34,9 @@ class Pattern:
         """The index key of the node this pattern's root must be (None: any node)."""
         return None
 
+    def __repr__(self) -> str:
+        return type(self).__name__
+
 
 class V(Pattern):
     """Any variable, bound to ``name``; ``guard(var)`` may restrict it."""

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from symgrad.graph.basic import Apply, Constant, Variable
-from symgrad.ops import scalar_ops as so
-from symgrad.ops.elemwise import Elemwise, input_has_output_shape
+from symgrad.ops.elemwise import Elemwise, input_has_output_shape, second
 
 
 def keep_shape(new: Variable, node: Apply) -> Variable:
@@ -22,7 +21,7 @@ def keep_shape(new: Variable, node: Apply) -> Variable:
         return new
     for other in node.inputs:
         if other is not new and not _cannot_extend(other, new):
-            new = so.second(other, new)
+            new = second(other, new)
     return new
 
 
