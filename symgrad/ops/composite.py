@@ -70,6 +70,20 @@ def _no_grad(inputs, out, g):
     )
 
 
+def _releases(steps: Sequence, output: Ref) -> tuple[tuple[int, ...], ...]:
+    """For each step, the earlier steps last read there (the output step is never released)."""
+    last_read: dict[int, int] = {}
+    for k, (_, refs, _) in enumerate(steps):
+        for kind, j in refs:
+            if kind == "s":
+                last_read[j] = k
+    releases: list[list[int]] = [[] for _ in steps]
+    for j, k in last_read.items():
+        if not (output[0] == "s" and output[1] == j):
+            releases[k].append(j)
+    return tuple(tuple(r) for r in releases)
+
+
 @dataclass(frozen=True, eq=False)
 class Composite(ScalarOp):
     """Several scalar ops evaluated as one elementwise function (see the module docstring).
@@ -84,6 +98,7 @@ class Composite(ScalarOp):
         has_sympy = all(op.sympy is not None for op, _, _ in self.steps)
         setattr_(self, "sympy", self._sympy if has_sympy else None)
         setattr_(self, "literal_values", tuple(_literal_array(d, raw) for d, raw in self.literals))
+        setattr_(self, "releases", _releases(self.steps, self.output))
 
     # -- the description ---------------------------------------------------------------------
     input_dtypes = property(lambda self: self.params[0])
@@ -105,6 +120,8 @@ class Composite(ScalarOp):
             args = [self._fetch(r, inputs, values) for r in refs]
             target = out if k == last == len(self.steps) - 1 and step_dtype == dtype else None
             values.append(op.compute(args, step_dtype, target))
+            for j in self.releases[k]:
+                values[j] = None  # freed memory is reused by the next step: no fresh pages
         result = values[last]
         return result if result.dtype.name == dtype else result.astype(dtype)
 
