@@ -27,19 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from symgrad.codegen.templates import render, section
-from symgrad.graph.types import is_float, normalize_dtype
+from symgrad.graph.types import C_TYPES, is_float, normalize_dtype
 from symgrad.ops.elemwise import ScalarOp
 
-CTYPES = {
-    "bool": "_Bool",
-    "int8": "int8_t",
-    "int16": "int16_t",
-    "int32": "int32_t",
-    "int64": "int64_t",
-    "uint8": "uint8_t",
-    "float32": "float",
-    "float64": "double",
-}
+CTYPES = C_TYPES
 SUFFIXES = {
     "bool": "b",
     "int8": "i8",

@@ -21,6 +21,17 @@ FLOAT_DTYPES = ("float32", "float64")
 _DTYPE_REPLACEMENTS = {"float16": "float32"}
 
 StaticShape = tuple[int | None, ...]
+# The C type of each dtype (stdint names), shared by every backend that renders C.
+C_TYPES = {
+    "bool": "_Bool",
+    "int8": "int8_t",
+    "int16": "int16_t",
+    "int32": "int32_t",
+    "int64": "int64_t",
+    "uint8": "uint8_t",
+    "float32": "float",
+    "float64": "double",
+}
 
 
 def normalize_dtype(dtype: Any) -> str:

@@ -26,6 +26,7 @@ import numpy as np
 import sympy
 
 from symgrad.graph.basic import Apply, Op, Variable
+from symgrad.graph.types import C_TYPES
 from symgrad.ops.elemwise import SCALAR_OP_FACTORIES, ScalarOp, elemwise_of
 from symgrad.ops.reduce import Reduce
 
@@ -35,19 +36,6 @@ Step = tuple[ScalarOp, tuple[Ref, ...], str]
 _INFIX = {"add": ("+", 1), "sub": ("-", 1), "mul": ("*", 2), "true_divide": ("/", 2), "pow": ("**", 4)}
 _SHORT_NAMES = {"square": "sqr"}
 _MAX_STR = 160  # characters of one rendered subexpression before it is abbreviated
-
-
-# C types of symgrad's dtypes (stdint names; the same as symgrad/codegen's).
-C_TYPES = {
-    "bool": "_Bool",
-    "int8": "int8_t",
-    "int16": "int16_t",
-    "int32": "int32_t",
-    "int64": "int64_t",
-    "uint8": "uint8_t",
-    "float32": "float",
-    "float64": "double",
-}
 
 
 class CBody(NamedTuple):
