@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from symgrad.compile.modes import available_mode, make_vm
 from symgrad.compile.updates import normalize_updates
 from symgrad.compile.vm import PyVM
 from symgrad.config import config
@@ -57,7 +58,7 @@ class Function:
         exclude = tuple(opts["exclude"] or ()) + config.rewrite_exclude
         self.rewrites = rewrite_graph(self.fgraph, exclude).counts
         self.maker_outputs = self.fgraph.outputs
-        self.vm = PyVM(self.inputs + self.shared, self.fgraph.outputs)
+        self.vm = make_vm(self.mode, self.inputs + self.shared, self.fgraph.outputs, name=self.name)
         self.allow_input_downcast = opts["allow_input_downcast"]
         self.trust_input = opts["trust_input"]
         self.profile_enabled = opts["profile"]
@@ -148,15 +149,16 @@ class Profile:
 
 
 def _resolve_mode(mode: str | None) -> str:
+    """The backend to build: 'c' becomes 'py' (with one warning) when there is no C compiler."""
     mode = config.mode if mode is None else mode
-    if mode == "py":
-        return mode
-    if mode in ("c", "cuda"):
+    if mode == "cuda":
         raise ModeUnavailableError(
-            f"mode {mode!r} is not available yet: this version of symgrad has only the NumPy "
-            "reference backend. Use mode='py' (the default)."
+            "mode 'cuda' is not available yet: this version of symgrad has the NumPy reference "
+            "backend (mode='py') and the C backend (mode='c')."
         )
-    raise GraphValueError(f"unknown mode {mode!r}; choose 'py', 'c' or 'cuda'")
+    if mode not in ("py", "c"):
+        raise GraphValueError(f"unknown mode {mode!r}; choose 'py', 'c' or 'cuda'")
+    return available_mode(mode)
 
 
 def _check_inputs(inputs: Any) -> list[Variable]:

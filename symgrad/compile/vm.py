@@ -36,7 +36,7 @@ class PyVM:
             program.append((node, [cell(v) for v in node.inputs], [cell(v) for v in node.outputs]))
         self.output_cells = [cell(v) for v in outputs]
         self.n_cells = len(cells)
-        self.program = _with_frees(program, set(self.output_cells) | set(self.root_cells))
+        self.program = with_frees(program, set(self.output_cells) | set(self.root_cells))
         self.nodes = nodes
         self.node_times = [0.0] * len(nodes)
         self.node_calls = 0
@@ -56,11 +56,11 @@ class PyVM:
             except SymgradError:
                 raise
             except Exception as exc:
-                raise _with_context(exc, node, args) from exc
+                raise with_context(exc, node, args) from exc
             if profile:
                 self.node_times[k] += time.perf_counter() - start
             for (out,), var, c in zip(storage, node.outputs, outs):
-                values[c] = _checked_output(out, var, node)
+                values[c] = checked_output(out, var, node)
             for c in frees:
                 values[c] = None
         if profile:
@@ -68,7 +68,7 @@ class PyVM:
         return [values[c] for c in self.output_cells]
 
 
-def _with_frees(program: list, keep: set[int]) -> list:
+def with_frees(program: list, keep: set[int]) -> list:
     """Attach to each step the cells last read there, so intermediates are released early."""
     last_use: dict[int, int] = {}
     for step, (_, ins, _) in enumerate(program):
@@ -81,7 +81,7 @@ def _with_frees(program: list, keep: set[int]) -> list:
     return [(node, ins, outs, frees[k]) for k, (node, ins, outs) in enumerate(program)]
 
 
-def _checked_output(out, var: Variable, node) -> np.ndarray:
+def checked_output(out, var: Variable, node) -> np.ndarray:
     """A perform result must match the node's declared dtype and rank (user ops included)."""
     if type(out) is not np.ndarray:
         if out is None:
@@ -97,7 +97,7 @@ def _checked_output(out, var: Variable, node) -> np.ndarray:
     return out
 
 
-def _with_context(exc: Exception, node, args: list) -> Exception:
+def with_context(exc: Exception, node, args: list) -> Exception:
     """The same kind of error, naming the op, the input shapes and the user's line."""
     shapes = ", ".join(f"{np.shape(a)} {getattr(a, 'dtype', type(a).__name__)}" for a in args)
     message = f"{node.op} (created at {node.location}) failed on inputs [{shapes}]: {exc}"

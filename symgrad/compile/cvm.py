@@ -1,0 +1,344 @@
+"""The first step of mode 'c': a mixed schedule of compiled C kernels and NumPy ``perform``.
+
+Every elementwise node (a plain scalar op or a fused ``Composite``) runs as a C kernel from
+symgrad/codegen/elemwise_c.py; all kernels of one function are compiled into ONE library
+through the compile cache (symgrad/compile/cbuild.py). Every other node runs its ``perform``,
+checked as in mode 'py'. ``vm.python_nodes`` lists the nodes that run through Python.
+
+The program is a flat list of steps; a step reads its input cells and writes its output cells
+(``step.run(values)``). Later backends replace steps (one C entry point per graph, C kernels
+for reductions, threads) without changing the schedule around them.
+Measurements and design notes: docs/c_backend.md, "Mode 'c' (first step)".
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+
+from symgrad.codegen.elemwise_c import (
+    CTYPES,
+    ElemwiseKernel,
+    library_cdef,
+    library_source,
+    render_elemwise,
+)
+from symgrad.compile.cbuild import CCompileError, LoadedLibrary, build_library, compiler_info
+from symgrad.compile.vm import checked_output, with_context, with_frees
+from symgrad.graph.basic import Apply, Constant, Variable
+from symgrad.graph.errors import GraphTypeError, ShapeError, SymgradError
+from symgrad.graph.traversal import toposort
+from symgrad.ops.elemwise import Elemwise
+
+MAX_KERNEL_NDIM = 64  # SG_MAXDIM of csrc_templates/scalar_math.h
+# gcc -O3's time grows faster than linearly with a kernel's body (800 steps: 0.6 s, 3200: 4.8 s,
+# a 40,000-step chain: minutes), so a bigger composite runs through NumPy until it can be split.
+MAX_COMPOSITE_STEPS = 2000
+
+
+class CVM:
+    """Storage cells plus a flat program of steps (C kernels and ``perform`` calls)."""
+
+    def __init__(
+        self, roots: Sequence[Variable], outputs: Sequence[Variable], name: str | None = None
+    ) -> None:
+        nodes = toposort(outputs)
+        cells: dict[int, int] = {}
+
+        def cell(v: Variable) -> int:
+            return cells.setdefault(id(v), len(cells))
+
+        self.root_cells = [cell(v) for v in roots]
+        self.root_types = [(np.dtype(v.dtype), v.ndim) for v in roots]
+        self.roots = list(roots)
+        constants = [v for n in nodes for v in n.inputs if isinstance(v, Constant)]
+        constants += [v for v in outputs if isinstance(v, Constant)]
+        self.constants = [(cell(v), _native(v.data, v)) for v in constants]
+        program = [(node, [cell(v) for v in node.inputs], [cell(v) for v in node.outputs]) for node in nodes]
+        self.output_cells = [cell(v) for v in outputs]
+        self.n_cells = len(cells)
+        keep = set(self.output_cells) | set(self.root_cells)
+        kernels = {node: k for node in nodes if (k := _kernel_for(node)) is not None}
+        self.libraries, funcs = _build(list(kernels.values()), name or "function")
+        self.library = self.libraries[0] if self.libraries else None  # one unless a build failed
+        self.compile_seconds = sum(lib.compile_seconds for lib in self.libraries)
+        self.steps: list[Any] = []
+        for node, ins, outs, frees in with_frees(program, keep):
+            compiled = funcs.get(kernels[node].name) if node in kernels else None
+            if compiled is not None:
+                step = ElemwiseStep(node, ins, outs[0], *compiled, kernels[node])
+            else:
+                step = PerformStep(node, ins, outs)
+            step.frees = tuple(frees)
+            self.steps.append(step)
+        self.nodes = nodes
+        self.python_nodes = [s.node for s in self.steps if isinstance(s, PerformStep)]
+        self.node_times = [0.0] * len(nodes)
+        self.node_calls = 0
+
+    def run(self, root_values: Sequence[np.ndarray], profile: bool = False) -> list[np.ndarray]:
+        values: list = [None] * self.n_cells
+        for c, data in self.constants:
+            values[c] = data
+        for c, v, (dtype, ndim) in zip(self.root_cells, root_values, self.root_types):
+            if type(v) is not np.ndarray or v.dtype is not dtype or v.ndim != ndim:
+                v = self._checked_root(c, v)
+            values[c] = v
+        if profile:
+            self._run_profiled(values)
+        else:
+            for step in self.steps:
+                step.run(values)
+                for c in step.frees:
+                    values[c] = None
+        return [values[c] for c in self.output_cells]
+
+    def _checked_root(self, c: int, value: Any) -> np.ndarray:
+        """A root value of another type (``trust_input=True`` callers): compiled kernels read
+        memory as the declared dtype, so it is converted when that is lossless, else refused."""
+        var = self.roots[self.root_cells.index(c)]
+        array = np.asarray(value)
+        if array.ndim != var.ndim or not np.can_cast(array.dtype, var.dtype, "same_kind"):
+            raise GraphTypeError(
+                f"{var.describe()} got a {array.dtype} array of shape {array.shape} "
+                "(trust_input=True skips the conversion mode 'c' needs)"
+            )
+        return _native(array, var)
+
+    def _run_profiled(self, values: list) -> None:
+        for k, step in enumerate(self.steps):
+            start = time.perf_counter()
+            step.run(values)
+            self.node_times[k] += time.perf_counter() - start
+            for c in step.frees:
+                values[c] = None
+        self.node_calls += 1
+
+
+def _native(array: Any, var: Variable) -> np.ndarray:
+    """``array`` as an ndarray of exactly ``var``'s dtype object (native byte order)."""
+    dtype = np.dtype(var.dtype)
+    if type(array) is np.ndarray and array.dtype is dtype:
+        return array
+    return np.asarray(array).astype(dtype, copy=False)
+
+
+# --- building ----------------------------------------------------------------------------------
+def _kernel_for(node: Apply) -> ElemwiseKernel | None:
+    """The C kernel of an elementwise node, or None when it must run through ``perform``."""
+    if type(node.op) is not Elemwise or len(node.outputs) != 1:
+        return None
+    dtypes = [v.dtype for v in (*node.inputs, *node.outputs)]
+    if any(d not in CTYPES for d in dtypes) or node.outputs[0].ndim > MAX_KERNEL_NDIM:
+        return None
+    if len(getattr(node.op.scalar_op, "steps", ())) > MAX_COMPOSITE_STEPS:
+        return None
+    try:
+        return render_elemwise(
+            node.op.scalar_op, dtypes[:-1], dtypes[-1], vector_math=compiler_info().libmvec
+        )
+    except (NotImplementedError, KeyError, IndexError):
+        return None  # a scalar op without C (a user's row without c_expr, say)
+
+
+def _build(kernels: list[ElemwiseKernel], name: str) -> tuple[list[LoadedLibrary], dict[str, Any]]:
+    """One library with every kernel; when it fails to compile (a user's ``c_expr``, say),
+    each kernel alone, and the ones that still fail run through NumPy (with a warning).
+    Returns the libraries and, per kernel name, its (function, library)."""
+    if not kernels:
+        return [], {}
+    try:
+        library = _load(kernels, name)
+        return [library], {k.name: (getattr(library.lib, k.name), library) for k in kernels}
+    except CCompileError as exc:
+        if len(kernels) == 1:
+            _warn_uncompiled(kernels, exc)
+            return [], {}
+    libraries, funcs = [], {}
+    for kernel in {k.name: k for k in kernels}.values():
+        try:
+            library = _load([kernel], name)
+        except CCompileError as exc:
+            _warn_uncompiled([kernel], exc)
+            continue
+        libraries.append(library)
+        funcs[kernel.name] = (getattr(library.lib, kernel.name), library)
+    return libraries, funcs
+
+
+def _load(kernels: list[ElemwiseKernel], name: str) -> LoadedLibrary:
+    libraries = dict.fromkeys(lib for k in kernels for lib in k.libraries if lib != "m")
+    return build_library(
+        library_source(kernels),
+        library_cdef(kernels),
+        name_hint=name,
+        extra_link_flags=[f"-l{lib}" for lib in libraries],
+    )
+
+
+def _warn_uncompiled(kernels: list[ElemwiseKernel], exc: CCompileError) -> None:
+    names = ", ".join(k.name for k in kernels)
+    warnings.warn(f"mode 'c': kernel {names} does not compile; it runs through NumPy:\n{exc}", stacklevel=4)
+
+
+# --- steps ---------------------------------------------------------------------------------------
+class PerformStep:
+    """A node run by its NumPy ``perform``, checked exactly as mode 'py' does."""
+
+    __slots__ = ("node", "ins", "outs", "frees")
+
+    def __init__(self, node: Apply, ins: list[int], outs: list[int]) -> None:
+        self.node, self.ins, self.outs = node, tuple(ins), tuple(outs)
+        self.frees: tuple[int, ...] = ()
+
+    def run(self, values: list) -> None:
+        node = self.node
+        storage = [[None] for _ in self.outs]
+        args = [values[i] for i in self.ins]
+        try:
+            node.op.perform(node, args, storage)
+        except SymgradError:
+            raise
+        except Exception as exc:
+            raise with_context(exc, node, args) from exc
+        for (out,), var, c in zip(storage, node.outputs, self.outs):
+            values[c] = _native(checked_output(out, var, node), var)
+
+
+class ElemwiseStep:
+    """An elementwise node run by its compiled kernel.
+
+    Per call: the broadcast output shape from the actual input shapes, a fresh C-ordered
+    output (or the input buffer the memory pass marked, when it fits), byte strides with 0 on
+    broadcast axes, then one call. Contiguous arrays are passed by ``ffi.from_buffer`` (fast);
+    strided views by their first element's address. Shapes, pointers and strides go as tuples,
+    which cffi turns into temporary C arrays: no buffer is shared between concurrent calls.
+    Every cell holds an ndarray of its declared dtype and rank (``CVM`` checks the roots,
+    constants and ``perform`` results), so the kernel may read the memory as that dtype.
+    """
+
+    __slots__ = (
+        "node",
+        "ins",
+        "out",
+        "frees",
+        "fetch",
+        "func",
+        "kernel",
+        "ndim",
+        "lead",
+        "full",
+        "zeros",
+        "general",
+        "out_dtype",
+        "inplace",
+        "from_buffer",
+        "cast",
+    )
+
+    def __init__(
+        self, node: Apply, ins: list[int], out: int, func: Any, library: LoadedLibrary, kernel: ElemwiseKernel
+    ) -> None:
+        self.node, self.ins, self.out, self.func, self.kernel = node, tuple(ins), out, func, kernel
+        self.frees: tuple[int, ...] = ()
+        # itemgetter returns a bare value for one index: wrap it so ``args`` is always a tuple.
+        self.fetch = itemgetter(*ins) if len(ins) > 1 else lambda values, i=ins[0]: (values[i],)
+        ndim = self.ndim = node.outputs[0].ndim
+        ndims = [v.ndim for v in node.inputs]
+        # Fast path: inputs of the output's rank (``full``) all of one shape, and 0-d inputs.
+        self.full = tuple(d == ndim for d in ndims)
+        self.lead = self.full.index(True)
+        self.zeros = (0,) * ndim
+        self.general = any(0 < d < ndim for d in ndims)
+        self.out_dtype = np.dtype(node.outputs[0].dtype)
+        self.inplace = node.tag.get("inplace")
+        self.from_buffer = library.ffi.from_buffer
+        self.cast = library.ffi.cast
+
+    def run(self, values: list) -> None:
+        args = self.fetch(values)
+        if self.general:
+            return self._run_broadcast(values, args)
+        shape = args[self.lead].shape
+        strides = ()
+        pointers = []
+        from_buffer = self.from_buffer
+        for a, full in zip(args, self.full):
+            if full:
+                if a.shape != shape:
+                    return self._run_broadcast(values, args)
+                strides += a.strides
+            else:
+                strides += self.zeros
+            try:
+                pointers.append(from_buffer(a))
+            except ValueError:  # not C-contiguous: a strided, transposed or reversed view
+                pointers.append(self.cast("char *", a.ctypes.data))
+        if self.inplace is None:
+            out = np.empty(shape, self.out_dtype)
+            pointers.append(from_buffer(out))
+        else:
+            out = self._output(args, shape)
+            pointers.append(self._pointer(out))
+        code = self.func(self.ndim, shape, pointers, strides + out.strides)
+        if code:
+            raise ValueError(self._describe(args, self.kernel.error_message(code)))
+        values[self.out] = out
+
+    def _run_broadcast(self, values: list, args: Sequence[np.ndarray]) -> None:
+        shape, strides = self._broadcast(args)
+        self._call(values, args, shape, strides, [self._pointer(a) for a in args])
+
+    def _call(
+        self, values: list, args: Sequence[np.ndarray], shape: tuple, strides: tuple, pointers: list
+    ) -> None:
+        out = self._output(args, shape)
+        pointers.append(self._pointer(out))
+        code = self.func(self.ndim, shape, pointers, strides + out.strides)
+        if code:
+            raise ValueError(self._describe(args, self.kernel.error_message(code)))
+        values[self.out] = out
+
+    def _pointer(self, a: np.ndarray) -> Any:
+        try:
+            return self.from_buffer(a)
+        except ValueError:
+            return self.cast("char *", a.ctypes.data)
+
+    def _output(self, args: Sequence[np.ndarray], shape: tuple) -> np.ndarray:
+        """A new array, or the marked input's buffer when its dtype and shape fit (the checks
+        of ``Elemwise.perform``): the kernel may write where it reads, element for element."""
+        k = self.inplace
+        if k is not None:
+            buf = args[k]
+            if buf.dtype is self.out_dtype and buf.shape == shape and buf.flags.writeable:
+                return buf
+        return np.empty(shape, self.out_dtype)
+
+    def _broadcast(self, args: Sequence[np.ndarray]) -> tuple[tuple, tuple]:
+        """NumPy broadcasting of the actual shapes, and every input's strides at that shape."""
+        ndim = self.ndim
+        shape = [1] * ndim
+        for a in args:
+            offset = ndim - a.ndim
+            for d, n in enumerate(a.shape):
+                have = shape[offset + d]
+                if n != have:
+                    if have != 1 and n != 1:
+                        raise ShapeError(self._describe(args, "shapes cannot be broadcast together"))
+                    if have == 1:
+                        shape[offset + d] = n
+        strides: list[int] = []
+        for a in args:
+            strides += [0] * (ndim - a.ndim)
+            strides += [0 if n == 1 else s for n, s in zip(a.shape, a.strides)]
+        return tuple(shape), tuple(strides)
+
+    def _describe(self, args: Sequence[np.ndarray], problem: str) -> str:
+        shapes = ", ".join(f"{a.shape} {a.dtype}" for a in args)
+        return f"{self.node.op} (created at {self.node.location}) failed on inputs [{shapes}]: {problem}"

@@ -1,0 +1,378 @@
+"""Mode 'c' (compiled elementwise kernels, NumPy ``perform`` for the rest) against mode 'py'.
+
+Many graphs are compiled into one function where possible: each distinct kernel costs about
+80 ms of compiler time on a cold cache (later runs load the library from the disk cache).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import check_grad, rng
+
+import symgrad as sg
+from symgrad.compile import cvm
+from symgrad.compile.cbuild import compiler_available
+from symgrad.compile.cvm import CVM
+from symgrad.compile.modes import CompilerFallbackWarning
+from symgrad.ops import scalar_ops as so
+from symgrad.ops.composite import Composite
+from symgrad.ops.elemwise import SCALAR_OPS, Elemwise, ScalarOp
+
+pytestmark = pytest.mark.skipif(not compiler_available(), reason="mode 'c' needs a C compiler")
+
+# Op types that may still run through NumPy ``perform`` in mode 'c'. A C kernel for one of
+# them makes ``test_python_nodes_are_exactly_the_table`` fail: then remove its row here.
+PYTHON_OPS = {
+    "Argmax",
+    "CrossentropySoftmax",
+    "DimShuffle",
+    "FusedReduce",
+    "Gemm",
+    "LogSoftmax",
+    "MatMul",
+    "OneHot",
+    "Reduce",
+    "Reshape",
+    "ShapeI",
+    "Softmax",
+    "Subtensor",
+    "SumToShape",
+}
+# Rows computed by libm/libmvec in C and by NumPy's own loops in mode 'py': equal to a few ulps.
+LIBM_OPS = {
+    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sin", "cos", "tan", "arcsin",
+    "arccos", "arctan", "arctan2", "sinh", "cosh", "tanh", "sigmoid", "softplus", "erf", "pow",
+}  # fmt: skip
+DTYPES = ("float32", "float64", "int32", "bool")
+N = 9
+
+
+def both(inputs, outputs, **kwargs):
+    """The same graph compiled in mode 'py' and mode 'c'."""
+    return (sg.function(inputs, outputs, mode=m, **kwargs) for m in ("py", "c"))
+
+
+def assert_same(got, want, name="", ulp_op=False):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype and got.shape == want.shape, name
+    if ulp_op and want.dtype.kind == "f":
+        eps = np.finfo(want.dtype).eps
+        np.testing.assert_allclose(got, want, rtol=16 * eps, atol=16 * eps, equal_nan=True, err_msg=name)
+    else:
+        np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+def sample(dtype, rng, n=N, positive=False):
+    if dtype == "bool":
+        return rng.random(n) < 0.5
+    if dtype.startswith("int"):
+        low = 0 if positive else -6
+        return rng.integers(low, 7, n).astype(dtype)
+    values = rng.uniform(0.05 if positive else -2.5, 2.5, n)
+    values[:3] = [0.0, 1.0, -1.0] if not positive else [0.5, 1.0, 2.0]
+    return values.astype(dtype)
+
+
+def table_cases():
+    """(scalar op, input dtypes) for every row of the table over DTYPES (and a few mixes)."""
+    cases = []
+    for sop in SCALAR_OPS.values():
+        if type(sop) is not ScalarOp:
+            continue
+        nin = sop.nin or 2
+        for d in DTYPES:
+            dtypes = ("bool", d, d) if sop.name == "where" else (d,) * nin
+            cases.append((sop, dtypes))
+        if nin == 2:
+            cases += [(sop, ("int32", "float32")), (sop, ("float32", "float64"))]
+    cases += [(sop, ("float64", "int32", "float32")) for sop in (so.add, so.mul)]
+    return [(sop, d) for sop, d in cases if _valid(sop, d)]
+
+
+def _valid(sop, dtypes) -> bool:
+    try:
+        sop.output_dtype(tuple(dtypes))
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def test_every_table_op_agrees_with_py():
+    inputs = {d: [sg.vector(f"{d}_{k}", dtype=d) for k in range(3)] for d in DTYPES}
+    exponent = sg.vector("exponent", dtype="int32")
+    outputs, labels = [], []
+    for sop, dtypes in table_cases():
+        args = [inputs[d][k] for k, d in enumerate(dtypes)]
+        if sop.name == "pow" and dtypes[1] == "int32":
+            args[1] = exponent  # NumPy refuses negative integer powers
+        outputs.append(Elemwise(sop)(*args))
+        labels.append((sop.name, dtypes))
+    roots = [v for d in DTYPES for v in inputs[d]] + [exponent]
+    gen = rng(1)
+    values = [sample(v.dtype, gen) for v in roots[:-1]] + [sample("int32", gen, positive=True)]
+    fpy, fc = both(roots, outputs, exclude=["all"], on_unused_input="ignore")
+    assert not fc.vm.python_nodes
+    with np.errstate(all="ignore"):
+        for got, want, (name, dtypes) in zip(fc(*values), fpy(*values), labels):
+            assert_same(got, want, f"{name}{dtypes}", ulp_op=name in LIBM_OPS)
+
+
+# --- layouts and broadcasting --------------------------------------------------------------------
+def layout_function():
+    m1, m2 = sg.matrix("m1"), sg.matrix("m2")
+    v, s = sg.vector("v"), sg.scalar("s")
+    outputs = [
+        m1 + m2,
+        m1 * v - s,
+        sg.exp(m1) * sg.sin(m2) + s,  # a composite with a 0-d input
+        sg.maximum(m1, v) > m2,
+        sg.where(m1 > 0, m2, v),
+    ]
+    return [m1, m2, v, s], outputs
+
+
+def layouts(gen):
+    a = gen.standard_normal((6, 8))
+    b = gen.standard_normal((6, 8))
+    v = gen.standard_normal(8)
+    s = np.float64(0.25)
+    yield "contiguous", (a[:3, :4].copy(), b[:3, :4].copy(), v[:4].copy(), s)
+    yield "strided", (a[::2, ::2], b[:3, ::2], v[::2], s)
+    yield "negative strides", (a[::-2, ::-2], b[3:, 4:], v[::-2], s)
+    yield "fortran", (np.asfortranarray(a), b.T.copy().T, v, s)
+    yield "transposed", (a[:, :6].T, b[:6, :6], v[:6], s)
+    yield "row broadcast", (a[:1], b, v, s)
+    yield "column and row", (a[:, :1], b[:1], v[:1], s)
+    yield "zero size", (a[:0], b[:0], v, s)
+    yield "zero size broadcast", (a[:1, :0], b[:, :0], v[:0], s)
+    yield "length one", (a[:1, :1], b[:1, :1], v[:1], s)
+
+
+def test_layouts_and_broadcasting_agree_with_py():
+    inputs, outputs = layout_function()
+    fpy, fc = both(inputs, outputs)
+    assert not fc.vm.python_nodes
+    for label, args in layouts(rng(2)):
+        for k, (got, want) in enumerate(zip(fc(*args), fpy(*args))):
+            assert_same(got, want, f"{label}: output {k}", ulp_op=True)
+            assert got.flags.c_contiguous and got.flags.writeable
+
+
+def test_zero_d_and_lower_rank_inputs():
+    s, t = sg.scalar("s"), sg.scalar("t", dtype="float32")
+    v, t3 = sg.vector("v"), sg.tensor3("t3")
+    fpy, fc = both([s, t, v, t3], [s * t + 1, sg.tanh(s) - t, t3 + v, v * s, t3 * s])
+    gen = rng(3)
+    args = (np.float64(0.5), np.float32(-2.0), gen.standard_normal(4), gen.standard_normal((2, 3, 4)))
+    for got, want in zip(fc(*args), fpy(*args)):
+        assert_same(got, want, ulp_op=True)
+    assert fc(*args)[0].shape == ()
+
+
+def test_trust_input_values_are_converted_or_refused():
+    x = sg.vector("x")
+    fc = sg.function([x], x * 2, mode="c", trust_input=True)
+    np.testing.assert_array_equal(fc([1, 2, 3]), [2.0, 4.0, 6.0])
+    np.testing.assert_array_equal(fc(np.arange(3, dtype=">f8")), [0.0, 2.0, 4.0])
+    with pytest.raises(TypeError, match="float64"):
+        fc(np.ones((2, 2)))
+
+
+def test_fused_composite_matches_numpy():
+    for dtype in ("float32", "float64"):
+        x = sg.vector("x", dtype=dtype)
+        fc = sg.function([x], sg.exp(-(x**2)) * sg.sin(x) + sg.tanh(0.5 * x), mode="c")
+        assert len(fc.nodes) == 1 and isinstance(fc.nodes[0].op.scalar_op, Composite)
+        a = rng(4).uniform(-4, 4, 1001).astype(dtype)
+        want = np.exp(-(a**2)) * np.sin(a) + np.tanh(0.5 * a)
+        eps = np.finfo(dtype).eps
+        np.testing.assert_allclose(fc(a), want, rtol=16 * eps, atol=16 * eps)
+        assert fc(a).dtype == dtype
+
+
+def test_inplace_mark_is_honoured_only_when_the_buffer_fits():
+    a, b, m = sg.matrix("a"), sg.matrix("b"), sg.matrix("m")
+    fpy, fc = both([a, b, m], sg.exp(a @ b) * m + 1)
+    marked = [n for n in fc.nodes if n.tag.get("inplace") is not None]
+    assert marked and all(n not in fc.vm.python_nodes for n in marked)
+    gen = rng(5)
+    for rows in (3, 1):  # (1, n) @ ... broadcast against m: the buffer is too small then
+        args = (gen.standard_normal((rows, 4)), gen.standard_normal((4, 5)), gen.standard_normal((3, 5)))
+        assert_same(fc(*args), fpy(*args), ulp_op=True)
+
+
+def test_concurrent_calls_from_threads():
+    """cffi releases the GIL during a kernel call: calls must share no buffers."""
+    x, y = sg.matrix("x"), sg.vector("y")
+    fc = sg.function([x, y], sg.tanh(x * y) + x, mode="c")
+    gen = rng(8)
+    cases = [(gen.standard_normal((50, k + 1)), gen.standard_normal(k + 1)) for k in range(8)]
+    wanted = [np.tanh(a * b) + a for a, b in cases]
+
+    def work(k):
+        return all(np.allclose(fc(*cases[(k + j) % 8]), wanted[(k + j) % 8]) for j in range(200))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, range(8)))
+
+
+# --- graphs: gradients, the digits MLP --------------------------------------------------------------
+def test_gradients_agree_with_py():
+    x, w = sg.vector("x"), sg.matrix("w")
+    costs = [
+        sg.sum(sg.tanh(w @ x) ** 2),
+        sg.sum(sg.nn.sigmoid(w) * sg.log1p(sg.exp(-(w**2)))),
+        sg.mean(sg.nn.softmax(w) * w) + sg.sum(sg.sqrt(x * x + 1.0)),
+    ]
+    grads = [g for c in costs for g in sg.grad(c, [x, w], disconnected_inputs="ignore")]
+    fpy, fc = both([x, w], grads)
+    gen = rng(6)
+    args = (gen.standard_normal(4), gen.standard_normal((3, 4)))
+    for got, want in zip(fc(*args), fpy(*args)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    check_grad(lambda xv, wv: sg.sum(sg.tanh(wv @ xv) ** 2), [args[0], args[1]])
+
+
+def test_digits_mlp_training_steps_agree_with_py():
+    pytest.importorskip("sklearn")
+    from symgrad.examples import digits
+
+    images, _, labels, _ = digits.load_split(0)
+    losses = {}
+    for mode in ("py", "c"):
+        params = digits.init_params(np.random.default_rng(0), [64, 32, 10])
+        with sg.config.override(mode=mode):
+            train, predict = digits.compile_model(params, lr=0.1, momentum=0.9)
+        assert train.mode == mode
+        losses[mode] = [train(images[k : k + 64], labels[k : k + 64]) for k in range(0, 320, 64)]
+        losses[mode].append(predict(images[:50]))
+    for got, want in zip(losses["c"][:-1], losses["py"][:-1]):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    np.testing.assert_array_equal(losses["c"][-1], losses["py"][-1])
+
+
+def python_op_types(fn) -> set[str]:
+    return {type(n.op).__name__ for n in fn.vm.python_nodes}
+
+
+def test_python_nodes_are_exactly_the_table():
+    """Every elementwise node runs in C; the other op types are the table (no more, no less)."""
+    pytest.importorskip("sklearn")
+    from symgrad.examples import digits
+
+    params = digits.init_params(np.random.default_rng(0), [64, 32, 10])
+    with sg.config.override(mode="c"):
+        train, predict = digits.compile_model(params, lr=0.1, momentum=0.9)
+    x, y = sg.matrix("x"), sg.matrix("y")
+    more = sg.function(
+        [x, y],
+        [
+            sg.reshape(x, (-1,))[1:3] * 2,
+            sg.nn.softmax(x) + 1,
+            sg.grad(sg.sum(sg.nn.log_softmax(x) * y), x),
+            sg.sum(sg.exp(x), axis=0),
+            2.0 * (x @ y) + x,
+            sg.sum(x + y, axis=1),
+            sg.zeros_like(x) + x.shape[0],
+        ],
+        mode="c",
+        on_unused_input="ignore",
+    )
+    seen = python_op_types(train) | python_op_types(predict) | python_op_types(more)
+    for fn in (train, predict, more):
+        assert all(not isinstance(n.op, Elemwise) for n in fn.vm.python_nodes)
+    assert seen == PYTHON_OPS, f"ran through Python: {sorted(seen)}"
+
+
+def test_huge_composites_and_uncompilable_kernels_run_through_numpy(monkeypatch):
+    x = sg.vector("x")
+    monkeypatch.setattr(cvm, "MAX_COMPOSITE_STEPS", 2)
+    fpy, fc = both([x], [sg.exp(-(x**2)) * sg.sin(x), x * 3])
+    assert [type(n.op.scalar_op).__name__ for n in fc.vm.python_nodes] == ["Composite"]
+    a = rng(7).standard_normal(5)
+    for got, want in zip(fc(a), fpy(a)):
+        assert_same(got, want)
+    monkeypatch.undo()
+    bad = Elemwise(ScalarOp("negative_without_c", 1, np.negative, c_expr="no_such_function({0})"))
+    with pytest.warns(UserWarning, match="no_such_function"):
+        fc = sg.function([x], [bad(x), x * 3], mode="c")
+    assert [n.op for n in fc.vm.python_nodes] == [bad]
+    np.testing.assert_array_equal(fc(a)[0], -a)
+
+
+# --- errors, fallback, pickling -------------------------------------------------------------------
+def test_shapes_that_do_not_broadcast_name_the_op_and_line():
+    a, b = sg.vector("a"), sg.vector("b")
+    fc = sg.function([a, b], sg.exp(a) * b, mode="c")
+    with pytest.raises(sg.ShapeError, match=r"(?s)Composite.*test_mode_c\.py:\d+.*\(3,\).*\(4,\)"):
+        fc(np.ones(3), np.ones(4))
+
+
+def test_kernel_errors_raise_like_numpy():
+    a, b = sg.vector("a", dtype="int32"), sg.vector("b", dtype="int32")
+    fc = sg.function([a, b], a**b, mode="c")
+    np.testing.assert_array_equal(fc([2, 3], [3, 2]), [8, 9])
+    with pytest.raises(ValueError, match=r"(?s)pow.*test_mode_c\.py.*negative integer powers"):
+        fc([2, 3], [1, -1])
+
+
+def test_no_compiler_falls_back_to_py_with_one_warning():
+    x = sg.vector("x")
+    with sg.config.override(cc="/nonexistent/cc"):
+        with pytest.warns(CompilerFallbackWarning, match=r"(?s)install gcc.*CC") as record:
+            f = sg.function([x], x + 1, mode="c")
+        assert record[0].filename == __file__
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            g = sg.function([x], x * 2, mode="c")
+    assert f.mode == g.mode == "py"
+    np.testing.assert_array_equal(f([1.0]), [2.0])
+    assert sg.function([x], x + 1, mode="c").mode == "c"
+    with pytest.raises(sg.ModeUnavailableError):
+        sg.function([x], x, mode="cuda")
+
+
+def test_pickled_function_reloads_from_the_disk_cache_in_a_new_process(tmp_path):
+    x, w = sg.vector("x"), sg.shared(np.arange(3.0), "w")
+    f = sg.function([x], sg.tanh(x * w) + sg.sum(w), mode="c", name="pickled")
+    path = tmp_path / "f.pkl"
+    path.write_bytes(pickle.dumps(f))
+    script = textwrap.dedent(
+        f"""
+        import pickle, numpy as np
+        f = pickle.loads(open({str(path)!r}, "rb").read())
+        assert f.mode == "c", f.mode
+        print(f.vm.compile_seconds, f.vm.library.key, f(np.array([1.0, 2.0, 3.0])).tolist())
+        """
+    )
+    root = str(Path(sg.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root, "SYMGRAD_CACHE_DIR": sg.config.cache_dir}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    seconds, key, values = done.stdout.split(" ", 2)
+    assert float(seconds) == 0.0 and key == f.vm.library.key
+    np.testing.assert_allclose(eval(values), f(np.array([1.0, 2.0, 3.0])))
+
+
+def test_profile_and_debugprint_show_the_python_nodes():
+    x = sg.matrix("x")
+    f = sg.function([x], sg.sum(x, axis=0) * 2.0, mode="c", profile=True)
+    assert isinstance(f.vm, CVM)
+    f(np.ones((2, 3)))
+    assert f.profile.calls == 1 and "sum" in f.profile.summary()
+    text = sg.debugprint(f, file=open(os.devnull, "w"))
+    lines = text.splitlines()
+    assert any("sum" in line and line.endswith("[python]") for line in lines)
+    assert not any(line.startswith("mul") and "[python]" in line for line in lines)
+    assert "[python]" not in sg.debugprint(
+        sg.function([x], sg.sum(x, axis=0), mode="py"), file=open(os.devnull, "w")
+    )
