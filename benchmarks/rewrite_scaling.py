@@ -64,7 +64,7 @@ def main() -> None:
         before = len(FunctionGraph(roots, [g]).apply_nodes)
         after = FunctionGraph(roots, [g])
         rewrite_graph(after)
-        seconds = median_seconds(lambda: rewrite_graph(FunctionGraph(roots, [g])), 3)
+        seconds = median_seconds(lambda roots=roots, g=g: rewrite_graph(FunctionGraph(roots, [g])), 3)
         print(f"  N={n:5d}: {before:6d} -> {len(after.apply_nodes):5d} nodes, {seconds * 1e3:8.1f} ms")
     inputs, outputs, updates = mlp_step()
     computed = outputs + [u for _, u in updates]
@@ -78,7 +78,9 @@ def main() -> None:
 
     step = median_seconds(rewrite_and_schedule, 7)
     total = median_seconds(lambda: sg.function(inputs, outputs, updates=updates), 7)
-    print(f"digits MLP SGD step: rewrite + schedule {step * 1e3:.1f} ms, sg.function {total * 1e3:.1f} ms (median of 7)")
+    print(
+        f"digits MLP SGD step: rewrite + schedule {step * 1e3:.1f} ms, sg.function {total * 1e3:.1f} ms (median of 7)"
+    )
 
 
 if __name__ == "__main__":

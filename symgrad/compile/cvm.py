@@ -29,10 +29,9 @@ from symgrad.codegen.elemwise_c import (
     render_elemwise,
 )
 from symgrad.compile.cbuild import CCompileError, LoadedLibrary, build_library, compiler_info
-from symgrad.compile.vm import checked_output, with_context, with_frees
-from symgrad.graph.basic import Apply, Constant, Variable
+from symgrad.compile.vm import checked_output, schedule, with_context
+from symgrad.graph.basic import Apply, Variable
 from symgrad.graph.errors import GraphTypeError, ShapeError, SymgradError
-from symgrad.graph.traversal import toposort
 from symgrad.ops.elemwise import Elemwise
 
 MAX_KERNEL_NDIM = 64  # SG_MAXDIM of csrc_templates/scalar_math.h
@@ -47,28 +46,20 @@ class CVM:
     def __init__(
         self, roots: Sequence[Variable], outputs: Sequence[Variable], name: str | None = None
     ) -> None:
-        nodes = toposort(outputs)
-        cells: dict[int, int] = {}
-
-        def cell(v: Variable) -> int:
-            return cells.setdefault(id(v), len(cells))
-
-        self.root_cells = [cell(v) for v in roots]
+        plan = schedule(roots, outputs)
+        nodes = plan.nodes
+        self.root_cells = plan.root_cells
         self.root_types = [(np.dtype(v.dtype), v.ndim) for v in roots]
         self.roots = list(roots)
-        constants = [v for n in nodes for v in n.inputs if isinstance(v, Constant)]
-        constants += [v for v in outputs if isinstance(v, Constant)]
-        self.constants = [(cell(v), _native(v.data, v)) for v in constants]
-        program = [(node, [cell(v) for v in node.inputs], [cell(v) for v in node.outputs]) for node in nodes]
-        self.output_cells = [cell(v) for v in outputs]
-        self.n_cells = len(cells)
-        keep = set(self.output_cells) | set(self.root_cells)
+        self.constants = [(c, _native(v.data, v)) for c, v in plan.constants]
+        self.output_cells = plan.output_cells
+        self.n_cells = plan.n_cells
         kernels = {node: k for node in nodes if (k := _kernel_for(node)) is not None}
         self.libraries, funcs = _build(list(kernels.values()), name or "function")
         self.library = self.libraries[0] if self.libraries else None  # one unless a build failed
         self.compile_seconds = sum(lib.compile_seconds for lib in self.libraries)
         self.steps: list[Any] = []
-        for node, ins, outs, frees in with_frees(program, keep):
+        for node, ins, outs, frees in plan.program:
             compiled = funcs.get(kernels[node].name) if node in kernels else None
             if compiled is not None:
                 step = ElemwiseStep(node, ins, outs[0], *compiled, kernels[node])

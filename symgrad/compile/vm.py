@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,27 +19,51 @@ from symgrad.graph.traversal import toposort
 _RETYPABLE = (ValueError, TypeError, IndexError, ZeroDivisionError)
 
 
+@dataclass
+class Schedule:
+    """Where every value of a graph lives (cells) and the nodes in the order they run.
+
+    ``program`` holds ``(node, input cells, output cells, cells to free after it)``; every VM
+    starts from one.
+    """
+
+    nodes: list
+    root_cells: list[int]
+    constants: list[tuple[int, Constant]]
+    program: list[tuple]
+    output_cells: list[int]
+    n_cells: int
+
+
+def schedule(roots: Sequence[Variable], outputs: Sequence[Variable]) -> Schedule:
+    nodes = toposort(outputs)
+    cells: dict[int, int] = {}
+
+    def cell(v: Variable) -> int:
+        return cells.setdefault(id(v), len(cells))
+
+    root_cells = [cell(v) for v in roots]
+    constants = [v for n in nodes for v in n.inputs if isinstance(v, Constant)]
+    constants += [v for v in outputs if isinstance(v, Constant)]
+    constant_cells = [(cell(v), v) for v in constants]
+    program = [(node, [cell(v) for v in node.inputs], [cell(v) for v in node.outputs]) for node in nodes]
+    output_cells = [cell(v) for v in outputs]
+    program = with_frees(program, set(output_cells) | set(root_cells))
+    return Schedule(nodes, root_cells, constant_cells, program, output_cells, len(cells))
+
+
 class PyVM:
-    """Storage cells plus a flat program of ``(node, input cells, output cells, free)``."""
+    """Runs a ``Schedule`` with each node's ``perform``."""
 
     def __init__(self, roots: Sequence[Variable], outputs: Sequence[Variable]) -> None:
-        nodes = toposort(outputs)
-        cells: dict[int, int] = {}
-
-        def cell(v: Variable) -> int:
-            return cells.setdefault(id(v), len(cells))
-
-        self.root_cells = [cell(v) for v in roots]
-        self.constants = [(cell(v), v.data) for n in nodes for v in n.inputs if isinstance(v, Constant)]
-        self.constants += [(cell(v), v.data) for v in outputs if isinstance(v, Constant)]
-        program = []
-        for node in nodes:
-            program.append((node, [cell(v) for v in node.inputs], [cell(v) for v in node.outputs]))
-        self.output_cells = [cell(v) for v in outputs]
-        self.n_cells = len(cells)
-        self.program = with_frees(program, set(self.output_cells) | set(self.root_cells))
-        self.nodes = nodes
-        self.node_times = [0.0] * len(nodes)
+        plan = schedule(roots, outputs)
+        self.root_cells = plan.root_cells
+        self.constants = [(c, v.data) for c, v in plan.constants]
+        self.output_cells = plan.output_cells
+        self.n_cells = plan.n_cells
+        self.program = plan.program
+        self.nodes = plan.nodes
+        self.node_times = [0.0] * len(plan.nodes)
         self.node_calls = 0
 
     def run(self, root_values: Sequence[np.ndarray], profile: bool = False) -> list[np.ndarray]:
