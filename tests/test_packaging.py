@@ -12,6 +12,7 @@ import sys
 import venv
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,13 @@ root = pathlib.Path(symgrad.__file__).parent
 modules = [m.name for m in pkgutil.walk_packages(symgrad.__path__, "symgrad.")]
 for name in modules:
     importlib.import_module(name)
+import symgrad as sg
+x = sg.vector("x")
+f = sg.function([x], sg.exp(x) * 2 + 1, mode="c")  # C from the installed templates
+compiled = [float(v) for v in f([0.0, 1.0])]
 print(json.dumps({
+    "compiled": compiled,
+    "python_nodes": len(f.vm.python_nodes),
     "package": str(root),
     "modules": modules,
     "files": sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts),
@@ -69,6 +76,7 @@ def test_install_ships_every_module(installed):
     assert Path(probe["package"]).is_relative_to(python.parents[1]), (
         "symgrad was imported from outside the venv"
     )
+    assert probe["compiled"] == pytest.approx([3.0, 2 * np.e + 1]) and probe["python_nodes"] == 0
     shipped = {f for f in probe["files"] if f.endswith(".py")}
     missing = _source_files(source / "symgrad", {".py"}) - shipped
     assert not missing, f"not installed (a folder without __init__.py?): {sorted(missing)}"
