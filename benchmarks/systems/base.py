@@ -59,6 +59,20 @@ class Trainer:
         raise NotImplementedError
 
 
+class SharedVariableTrainer(Trainer):
+    """A compiled step function with Theano-style shared weights (``get_value``): the shape
+    symgrad and PyTensor share."""
+
+    def __init__(self, step: Any, shared: list, data: list) -> None:
+        self._step, self._shared, self._data = step, shared, list(data)
+
+    def step(self) -> Any:
+        return self._step(*self._data)
+
+    def params(self) -> list[np.ndarray]:
+        return [s.get_value() for s in self._shared]
+
+
 class System:
     """Base adapter. ``name`` is the label in every table; ``family`` the package."""
 

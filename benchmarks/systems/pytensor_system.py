@@ -8,7 +8,15 @@ from importlib.metadata import version
 
 import numpy as np
 
-from benchmarks.systems.base import Ops, Spec, System, SystemMissing, SystemUnavailable, Trainer
+from benchmarks.systems.base import (
+    Ops,
+    SharedVariableTrainer,
+    Spec,
+    System,
+    SystemMissing,
+    SystemUnavailable,
+    Trainer,
+)
 
 try:
     import pytensor
@@ -31,17 +39,6 @@ PYTENSOR_OPS = Ops(
 
 def _inputs(specs: Sequence[Spec]) -> list:
     return [pt.tensor(f"in{k}", dtype=s.dtype, shape=(None,) * s.ndim) for k, s in enumerate(specs)]
-
-
-class PytensorTrainer(Trainer):
-    def __init__(self, step: Callable, shared: list, data: Sequence[np.ndarray]):
-        self._step, self._shared, self._data = step, shared, list(data)
-
-    def step(self) -> float:
-        return self._step(*self._data)
-
-    def params(self) -> list[np.ndarray]:
-        return [s.get_value() for s in self._shared]
 
 
 class PytensorSystem(System):
@@ -78,7 +75,7 @@ class PytensorSystem(System):
         grads = pytensor.grad(cost, shared)
         updates = [(p, p - lr * g) for p, g in zip(shared, grads)]
         step = pytensor.function(inputs, cost, updates=updates, mode=self.mode)
-        return PytensorTrainer(step, shared, data)
+        return SharedVariableTrainer(step, shared, data)
 
     def grad_phases(self, fn: Callable, spec: Spec, x: np.ndarray) -> dict[str, float]:
         t0 = time.perf_counter()

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 import symgrad as sg
-from benchmarks.systems.base import Ops, Spec, System, SystemUnavailable, Trainer
+from benchmarks.systems.base import Ops, SharedVariableTrainer, Spec, System, SystemUnavailable, Trainer
 
 SYMGRAD_OPS = Ops(
     exp=sg.exp,
@@ -24,17 +24,6 @@ SYMGRAD_OPS = Ops(
 
 def _inputs(specs: Sequence[Spec]) -> list:
     return [sg.tensor(f"in{k}", dtype=s.dtype, shape=(None,) * s.ndim) for k, s in enumerate(specs)]
-
-
-class SymgradTrainer(Trainer):
-    def __init__(self, step: Callable, shared: list, data: Sequence[np.ndarray]):
-        self._step, self._shared, self._data = step, shared, list(data)
-
-    def step(self) -> float:
-        return self._step(*self._data)
-
-    def params(self) -> list[np.ndarray]:
-        return [s.get_value() for s in self._shared]
 
 
 class SymgradSystem(System):
@@ -68,7 +57,7 @@ class SymgradSystem(System):
         grads = sg.grad(cost, shared)
         updates = [(p, p - lr * g) for p, g in zip(shared, grads)]
         step = sg.function(inputs, cost, updates=updates, mode=self.mode)
-        return SymgradTrainer(step, shared, data)
+        return SharedVariableTrainer(step, shared, data)
 
     def grad_phases(self, fn: Callable, spec: Spec, x: np.ndarray) -> dict[str, float]:
         t0 = time.perf_counter()
