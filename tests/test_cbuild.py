@@ -209,7 +209,3 @@ def test_extra_flags_make_another_entry():
     first = cbuild.build_library(ADD_SOURCE, ADD_CDEF)
     second = cbuild.build_library(ADD_SOURCE, ADD_CDEF, extra_flags=["-DSYMGRAD_TEST=1"])
     assert first.key != second.key and second.compile_seconds > 0
-
-
-def test_templates_dir_holds_the_templates():
-    assert (cbuild.templates_dir() / "README.md").is_file()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import importlib.resources
 import json
 import os
 import platform
@@ -367,14 +366,3 @@ def build_library(
     loaded = LoadedLibrary(lib, ffi, key, entry.lib_path, seconds)
     _LOADED[(root, key)] = dataclasses.replace(loaded, compile_seconds=0.0)
     return loaded
-
-
-def templates_dir() -> Path:
-    """The ``csrc_templates`` folder: installed package data, else the checkout's folder."""
-    try:
-        folder = importlib.resources.files("symgrad.csrc_templates")
-    except ModuleNotFoundError:
-        folder = None
-    if isinstance(folder, Path) and folder.is_dir():
-        return folder
-    return Path(symgrad.__file__).resolve().parents[1] / "csrc_templates"
