@@ -576,3 +576,15 @@ def test_jacobian_with_respect_to_a_shared_variable_and_consider_constant():
 def test_verify_grad_rejects_several_outputs():
     with pytest.raises(TypeError, match="one variable"):
         verify_grad(lambda x: [x * 2.0, x], [np.ones(3)])
+
+
+def test_connected_only_through_non_differentiable_ops_gives_zeros():
+    """Theano's rule: a path through comparisons, casts to int or argmax is a zero gradient,
+    not a disconnected input; an input with no path at all is still disconnected."""
+    x, y = sg.vector("x"), sg.vector("y")
+    cost = sg.cast(x > 0, "float64").sum() + sg.cast(sg.argmax(x), "float64")
+    g = sg.grad(cost, x)
+    np.testing.assert_array_equal(sg.function([x], g)([1.0, -2.0]), [0.0, 0.0])
+    assert g.dtype == "float64"
+    with pytest.raises(sg.DisconnectedInputError, match="test_gradient.py"):
+        sg.grad(cost, y)

@@ -43,10 +43,10 @@ def grad(
     results = []
     for k, w in enumerate(wrt_list):
         g = grads.get(id(w))
-        if g is None and not is_float(w.dtype):
+        if g is None:
             used = _used_ids(seeds, consider_constant or ()) if used is None else used
-            if id(w) in used:  # Theano: a connected integer input has a float zero gradient
-                g = zeros_like(w, dtype=config.floatX)
+            if id(w) in used:  # Theano: connected only through non-differentiable ops -> zeros
+                g = zeros_like(w, dtype=w.dtype if is_float(w.dtype) else config.floatX)
         if g is None:
             g = _disconnected(w, k, disconnected_inputs)
         results.append(g)
