@@ -114,7 +114,7 @@ def checked_output(out, var: Variable, node) -> np.ndarray:
                 f"{node.op}: perform left output {var.index} unset (created at {node.location})"
             )
         out = np.asarray(out)
-    if out.dtype.name != var.dtype or out.ndim != var.ndim:
+    if (out.dtype is not var.type.numpy_dtype and out.dtype.name != var.dtype) or out.ndim != var.ndim:
         raise GraphTypeError(
             f"{node.op}: perform returned a {out.dtype} array of shape {out.shape} for output "
             f"{var.index}, declared {var.type} (created at {node.location})"

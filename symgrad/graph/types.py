@@ -104,7 +104,7 @@ format_static_shape = _fmt_shape
 class TensorType:
     """The type of a tensor variable: ``dtype`` and static ``shape``."""
 
-    __slots__ = ("dtype", "shape", "_hash")
+    __slots__ = ("dtype", "shape", "_hash", "numpy_dtype")
     # The classes made by calling a type; the tensor layer installs its own with operators.
     variable_class: type = None  # type: ignore[assignment]
 
@@ -112,6 +112,9 @@ class TensorType:
         object.__setattr__(self, "dtype", normalize_dtype(dtype))
         object.__setattr__(self, "shape", normalize_shape(shape))
         object.__setattr__(self, "_hash", hash((self.dtype, self.shape)))
+        # NumPy's canonical dtype object: ``arr.dtype is t.numpy_dtype`` is the cheap check on
+        # the call path (``arr.dtype.name`` costs microseconds).
+        object.__setattr__(self, "numpy_dtype", np.dtype(self.dtype))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("TensorType is immutable")
@@ -159,7 +162,7 @@ class TensorType:
 
     def filter(self, value: Any, name: str = "input", allow_downcast: bool | None = None) -> np.ndarray:
         """Check and convert a runtime value for this type (the casting rules of API.md)."""
-        if type(value) is np.ndarray and value.dtype.name == self.dtype:
+        if type(value) is np.ndarray and value.dtype is self.numpy_dtype:
             arr = value
         else:
             arr = _cast_value(value, self.dtype, name, allow_downcast)
