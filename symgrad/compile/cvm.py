@@ -29,9 +29,9 @@ from symgrad.codegen.elemwise_c import (
     render_elemwise,
 )
 from symgrad.compile.cbuild import CCompileError, LoadedLibrary, build_library, compiler_info
-from symgrad.compile.vm import checked_output, schedule, with_context
+from symgrad.compile.vm import perform, schedule
 from symgrad.graph.basic import Apply, Variable
-from symgrad.graph.errors import GraphTypeError, ShapeError, SymgradError
+from symgrad.graph.errors import GraphTypeError, ShapeError
 from symgrad.ops.elemwise import Elemwise
 
 MAX_KERNEL_NDIM = 64  # SG_MAXDIM of csrc_templates/scalar_math.h
@@ -188,17 +188,9 @@ class PerformStep:
         self.frees: tuple[int, ...] = ()
 
     def run(self, values: list) -> None:
-        node = self.node
-        storage = [[None] for _ in self.outs]
-        args = [values[i] for i in self.ins]
-        try:
-            node.op.perform(node, args, storage)
-        except SymgradError:
-            raise
-        except Exception as exc:
-            raise with_context(exc, node, args) from exc
-        for (out,), var, c in zip(storage, node.outputs, self.outs):
-            values[c] = _native(checked_output(out, var, node), var)
+        results = perform(self.node, [values[i] for i in self.ins])
+        for out, var, c in zip(results, self.node.outputs, self.outs):
+            values[c] = _native(out, var)
 
 
 class ElemwiseStep:

@@ -73,24 +73,29 @@ class PyVM:
         for c, v in zip(self.root_cells, root_values):
             values[c] = v
         for k, (node, ins, outs, frees) in enumerate(self.program):
-            storage = [[None] for _ in outs]
-            args = [values[i] for i in ins]
             start = time.perf_counter() if profile else 0.0
-            try:
-                node.op.perform(node, args, storage)
-            except SymgradError:
-                raise
-            except Exception as exc:
-                raise with_context(exc, node, args) from exc
+            results = perform(node, [values[i] for i in ins])
             if profile:
                 self.node_times[k] += time.perf_counter() - start
-            for (out,), var, c in zip(storage, node.outputs, outs):
-                values[c] = checked_output(out, var, node)
+            for out, c in zip(results, outs):
+                values[c] = out
             for c in frees:
                 values[c] = None
         if profile:
             self.node_calls += 1
         return [values[c] for c in self.output_cells]
+
+
+def perform(node, args: list) -> list[np.ndarray]:
+    """Run ``node``'s NumPy implementation: checked results, or the error with its context."""
+    storage = [[None] for _ in node.outputs]
+    try:
+        node.op.perform(node, args, storage)
+    except SymgradError:
+        raise
+    except Exception as exc:
+        raise with_context(exc, node, args) from exc
+    return [checked_output(out, var, node) for (out,), var in zip(storage, node.outputs)]
 
 
 def with_frees(program: list, keep: set[int]) -> list:
