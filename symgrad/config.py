@@ -26,6 +26,7 @@ class Config:
         "rewrite_exclude": lambda v: isinstance(v, tuple) and all(isinstance(n, str) for n in v),
         "cc": lambda v: v is None or isinstance(v, str),
         "cache_dir": lambda v: isinstance(v, str) and os.path.isabs(v),
+        "num_threads": lambda v: isinstance(v, int) and v >= 1,
     }
 
     def __init__(self, environ: dict[str, str]) -> None:
@@ -41,6 +42,10 @@ class Config:
         object.__setattr__(self, "cc", environ.get("SYMGRAD_CC") or environ.get("CC") or None)
         cache_dir = environ.get("SYMGRAD_CACHE_DIR") or os.path.join(user_cache_dir(environ), "symgrad")
         object.__setattr__(self, "cache_dir", os.path.abspath(os.path.expanduser(cache_dir)))
+        # Threads of large compiled loops (mode 'c'); default: the CPUs this process may use.
+        object.__setattr__(
+            self, "num_threads", _int_setting(environ, "SYMGRAD_NUM_THREADS", available_cpus())
+        )
         for name in self._validators:
             self._check(name, getattr(self, name))
 
@@ -65,6 +70,24 @@ class Config:
         finally:
             for name, value in old.items():
                 object.__setattr__(self, name, value)
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _int_setting(environ: dict[str, str], name: str, default: int) -> int:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not a whole number") from None
 
 
 def user_cache_dir(environ: dict[str, str]) -> str:

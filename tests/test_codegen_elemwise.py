@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from symgrad.codegen import elemwise_c, templates
-from symgrad.codegen.elemwise_c import library_cdef, library_source, render_elemwise
+from symgrad.codegen.elemwise_c import render_elemwise
+from symgrad.codegen.library import library_cdef, library_source
 from symgrad.graph.types import DTYPES, TensorType
 from symgrad.ops import scalar_ops as so
 from symgrad.ops.elemwise import SCALAR_OPS, ScalarOp, cast_scalar_op, elemwise_of

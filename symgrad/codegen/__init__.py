@@ -1,9 +1,24 @@
 """C code generation (between rewriting and compiling): kernel sources from templates.
 
 ``templates`` loads the named sections of ``csrc_templates/`` and fills them in;
-``elemwise_c`` renders the loop kernel of an ``Elemwise`` node.
+``elemwise_c`` renders the loop kernel of an ``Elemwise`` node; ``kernels`` is the protocol
+and registry of op kernels (every other op), whose families register themselves on import
+below; ``library`` puts a function's kernels into one C source.
 """
 
-from symgrad.codegen.elemwise_c import ElemwiseKernel, library_cdef, library_source, render_elemwise
+from symgrad.codegen import shape_c  # noqa: F401  (registers op kernels)
+from symgrad.codegen.elemwise_c import ElemwiseKernel, render_elemwise
+from symgrad.codegen.kernels import OpKernel, c_kernel, op_kernel, op_kernel_for
+from symgrad.codegen.library import library_cdef, library_flags, library_source
 
-__all__ = ["ElemwiseKernel", "library_cdef", "library_source", "render_elemwise"]
+__all__ = [
+    "ElemwiseKernel",
+    "OpKernel",
+    "c_kernel",
+    "library_cdef",
+    "library_flags",
+    "library_source",
+    "op_kernel",
+    "op_kernel_for",
+    "render_elemwise",
+]

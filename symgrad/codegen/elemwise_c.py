@@ -285,6 +285,7 @@ def prelude(vector_math: bool) -> str:
         parts.append(render(section("scalar_math.h", "libmvec")))
     parts.append(render(section("scalar_math.h", "helpers")))
     parts.append(render(section("elemwise.c", "runtime")))
+    parts.append(render(section("kernel.h", "runtime")))
     return "\n".join(parts)
 
 
@@ -367,14 +368,3 @@ def render_elemwise(
         input_dtypes=tuple(ins),
         output_dtypes=tuple(outs),
     )
-
-
-def library_source(kernels: Sequence[ElemwiseKernel]) -> str:
-    """One C source with several kernels (one prelude; duplicates of a kernel once)."""
-    vector = any("mvec" in k.libraries for k in kernels)
-    unique = {k.name: k for k in kernels}
-    return prelude(vector) + "\n".join(k.code for k in unique.values())
-
-
-def library_cdef(kernels: Sequence[ElemwiseKernel]) -> str:
-    return "\n".join(dict.fromkeys(k.cdef for k in kernels))

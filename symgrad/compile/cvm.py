@@ -21,15 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from symgrad.codegen.elemwise_c import (
-    CTYPES,
-    ElemwiseKernel,
-    library_cdef,
-    library_source,
-    render_elemwise,
-)
+from symgrad.codegen.elemwise_c import CTYPES, ElemwiseKernel, render_elemwise
+from symgrad.codegen.kernels import OpKernel, op_kernel_for
+from symgrad.codegen.library import Kernel, library_cdef, library_flags, library_source
 from symgrad.compile.cbuild import CCompileError, LoadedLibrary, build_library, compiler_info
 from symgrad.compile.vm import perform, schedule
+from symgrad.config import config
 from symgrad.graph.basic import Apply, Variable
 from symgrad.graph.errors import GraphTypeError, ShapeError
 from symgrad.ops.elemwise import Elemwise
@@ -61,7 +58,9 @@ class CVM:
         self.steps: list[Any] = []
         for node, ins, outs, frees in plan.program:
             compiled = funcs.get(kernels[node].name) if node in kernels else None
-            if compiled is not None:
+            if compiled is not None and isinstance(kernels[node], OpKernel):
+                step = KernelStep(node, ins, outs, *compiled, kernels[node])
+            elif compiled is not None:
                 step = ElemwiseStep(node, ins, outs[0], *compiled, kernels[node])
             else:
                 step = PerformStep(node, ins, outs)
@@ -120,9 +119,14 @@ def _native(array: Any, var: Variable) -> np.ndarray:
 
 
 # --- building ----------------------------------------------------------------------------------
-def _kernel_for(node: Apply) -> ElemwiseKernel | None:
-    """The C kernel of an elementwise node, or None when it must run through ``perform``."""
-    if type(node.op) is not Elemwise or len(node.outputs) != 1:
+def _kernel_for(node: Apply) -> Kernel | None:
+    """The C kernel of a node, or None when it must run through ``perform``."""
+    if type(node.op) is not Elemwise:
+        try:
+            return op_kernel_for(node)
+        except NotImplementedError:
+            return None
+    if len(node.outputs) != 1:
         return None
     dtypes = [v.dtype for v in (*node.inputs, *node.outputs)]
     if any(d not in CTYPES for d in dtypes) or node.outputs[0].ndim > MAX_KERNEL_NDIM:
@@ -137,7 +141,7 @@ def _kernel_for(node: Apply) -> ElemwiseKernel | None:
         return None  # a scalar op without C (a user's row without c_expr, say)
 
 
-def _build(kernels: list[ElemwiseKernel], name: str) -> tuple[list[LoadedLibrary], dict[str, Any]]:
+def _build(kernels: list[Kernel], name: str) -> tuple[list[LoadedLibrary], dict[str, Any]]:
     """One library with every kernel; when it fails to compile (a user's ``c_expr``, say),
     each kernel alone, and the ones that still fail run through NumPy (with a warning).
     Returns the libraries and, per kernel name, its (function, library)."""
@@ -145,7 +149,7 @@ def _build(kernels: list[ElemwiseKernel], name: str) -> tuple[list[LoadedLibrary
         return [], {}
     try:
         library = _load(kernels, name)
-        return [library], {k.name: (getattr(library.lib, k.name), library) for k in kernels}
+        return [library], {k.name: _entry(library, k) for k in kernels}
     except CCompileError as exc:
         if len(kernels) == 1:
             _warn_uncompiled(kernels, exc)
@@ -158,21 +162,33 @@ def _build(kernels: list[ElemwiseKernel], name: str) -> tuple[list[LoadedLibrary
             _warn_uncompiled([kernel], exc)
             continue
         libraries.append(library)
-        funcs[kernel.name] = (getattr(library.lib, kernel.name), library)
+        funcs[kernel.name] = _entry(library, kernel)
     return libraries, funcs
 
 
-def _load(kernels: list[ElemwiseKernel], name: str) -> LoadedLibrary:
-    libraries = dict.fromkeys(lib for k in kernels for lib in k.libraries if lib != "m")
-    return build_library(
-        library_source(kernels),
+def _entry(library: LoadedLibrary, kernel: Kernel) -> tuple[Any, LoadedLibrary]:
+    if isinstance(kernel, OpKernel):
+        lib = library.lib
+        return (getattr(lib, kernel.name + "_shape"), getattr(lib, kernel.name + "_run")), library
+    return getattr(library.lib, kernel.name), library
+
+
+def _load(kernels: list[Kernel], name: str) -> LoadedLibrary:
+    flags, link_flags = library_flags(kernels)
+    if compiler_info().openmp:
+        flags, link_flags = ("-fopenmp", *flags), ("-fopenmp", *link_flags)
+    library = build_library(
+        library_source(kernels, vector_math=compiler_info().libmvec),
         library_cdef(kernels),
         name_hint=name,
-        extra_link_flags=[f"-l{lib}" for lib in libraries],
+        extra_flags=flags,
+        extra_link_flags=link_flags,
     )
+    library.lib.sg_set_num_threads(config.num_threads)
+    return library
 
 
-def _warn_uncompiled(kernels: list[ElemwiseKernel], exc: CCompileError) -> None:
+def _warn_uncompiled(kernels: list[Kernel], exc: CCompileError) -> None:
     names = ", ".join(k.name for k in kernels)
     warnings.warn(f"mode 'c': kernel {names} does not compile; it runs through NumPy:\n{exc}", stacklevel=4)
 
@@ -191,6 +207,81 @@ class PerformStep:
         results = perform(self.node, [values[i] for i in self.ins])
         for out, var, c in zip(results, self.node.outputs, self.outs):
             values[c] = _native(out, var)
+
+
+class KernelStep:
+    """A node run by its op kernel (csrc_templates/kernel.h): ``_shape`` checks the inputs and
+    gives the output shapes, Python allocates the outputs (C-contiguous, owned by the caller),
+    ``_run`` fills them. Every cell holds an ndarray of its declared dtype and rank."""
+
+    __slots__ = (
+        "node",
+        "ins",
+        "outs",
+        "frees",
+        "shape_fn",
+        "run_fn",
+        "kernel",
+        "out_specs",
+        "from_buffer",
+        "cast",
+    )
+
+    def __init__(
+        self,
+        node: Apply,
+        ins: list[int],
+        outs: list[int],
+        funcs: tuple,
+        library: LoadedLibrary,
+        kernel: OpKernel,
+    ) -> None:
+        self.node, self.ins, self.outs, self.kernel = node, tuple(ins), tuple(outs), kernel
+        self.frees: tuple[int, ...] = ()
+        self.shape_fn, self.run_fn = funcs
+        start, specs = 8, []
+        for var, nd in zip(node.outputs, kernel.out_ndims):
+            specs.append((start, start + nd, np.dtype(var.dtype)))
+            start += nd
+        self.out_specs = tuple(specs)
+        self.from_buffer = library.ffi.from_buffer
+        self.cast = library.ffi.cast
+
+    def _pointer(self, a: np.ndarray) -> Any:
+        try:
+            return self.from_buffer(a)
+        except ValueError:  # not C-contiguous: the address of its first element
+            return self.cast("char *", a.ctypes.data)
+
+    def run(self, values: list) -> None:
+        args = [values[i] for i in self.ins]
+        pointers = [self._pointer(a) for a in args]
+        shapes: tuple = ()
+        strides: tuple = ()
+        for a in args:
+            shapes += a.shape
+            strides += a.strides
+        meta = np.zeros(self.kernel.meta_size, np.int64)
+        meta_ptr = self.from_buffer("int64_t[]", meta)
+        code = self.shape_fn(pointers, shapes, strides, meta_ptr)
+        if code:
+            self._fail(args, code, meta)
+        sizes = meta.tolist()
+        outs = [np.empty(tuple(sizes[a:b]), dtype) for a, b, dtype in self.out_specs]
+        for out in outs:
+            pointers.append(self.from_buffer(out))
+            shapes += out.shape
+            strides += out.strides
+        code = self.run_fn(pointers, shapes, strides, meta_ptr)
+        if code:
+            self._fail(args, code, meta)
+        for c, out in zip(self.outs, outs):
+            values[c] = out
+
+    def _fail(self, args: Sequence[np.ndarray], code: int, meta: np.ndarray) -> None:
+        exc, problem = self.kernel.error(code, meta.tolist())
+        shapes = ", ".join(f"{a.shape} {a.dtype}" for a in args)
+        raise exc(f"{self.node.op} (created at {self.node.location}) failed on inputs [{shapes}]: {problem}")
 
 
 class ElemwiseStep:
