@@ -65,37 +65,58 @@ static int64_t sg_prepare(int64_t ndim, const int64_t *shape, int64_t nops, cons
 /* endsection */
 
 /* section: kernel */
-/* The loop over unit-stride arrays: the one the compiler vectorizes. */
-static int64_t @NAME@_contiguous(int64_t n, @CONTIGUOUS_PARAMS@)
+/* Exactly SG_VLEN elements: the loop the compiler vectorizes (vector math through libmvec).
+ * Every element of every call goes through this loop, whatever its position, layout or the
+ * thread that runs it, so a value never depends on where it sits in an array. */
+static inline int64_t @NAME@_block(@BLOCK_PARAMS@)
 {
     int64_t sg_err = 0;
-    for (int64_t i = 0; i < n; i++) {
-@CONTIGUOUS_BODY@
+    for (int64_t i = 0; i < SG_VLEN; i++) {
+@BLOCK_BODY@
     }
     return sg_err;
 }
 
-/* One row whose inputs have unit or zero stride: zero-stride inputs are read from a block
- * filled with their value, so the vectorized loop above serves broadcasting too. */
-static int64_t @NAME@_row(int64_t n, char *const *ptr, const int *unit)
+/* n unit-stride elements: full blocks in place, the tail padded with its last element. */
+static int64_t @NAME@_contiguous(int64_t n, @CONTIGUOUS_PARAMS@)
 {
-    if (@ALL_UNIT@) return @NAME@_contiguous(n, @ROW_ARGS_FULL@);
+    int64_t sg_err = 0, i = 0;
+    for (; i + SG_VLEN <= n; i += SG_VLEN) sg_err |= @NAME@_block(@BLOCK_ARGS@);
+    if (i < n) {
+        const int64_t m = n - i;
+@TAIL_DECLS@
+        for (int64_t j = 0; j < SG_VLEN; j++) {
+            const int64_t from = i + (j < m ? j : m - 1);
+@TAIL_GATHER@
+        }
+        sg_err |= @NAME@_block(@TAIL_ARGS@);
+        for (int64_t j = 0; j < m; j++) {
+@TAIL_SCATTER@
+        }
+    }
+    return sg_err;
+}
+
+/* One row of n elements with any strides: unit-stride operands are used in place; others
+ * are gathered into (inputs; zero-stride ones filled once) or scattered from (outputs)
+ * blocks of SG_BLOCK elements, so the contiguous loop above does all the arithmetic. */
+static int64_t @NAME@_row(int64_t n, char *const *ptr, const int64_t *step)
+{
+    enum { NOPS = @NOPS@ };
+    static const int64_t itemsize[NOPS] = { @ITEMSIZES@ };
+    int unit[NOPS], all_unit = 1;
+    for (int64_t k = 0; k < NOPS; k++) {
+        unit[k] = n == 1 || step[k] == itemsize[k];
+        all_unit &= unit[k];
+    }
+    if (all_unit) return @NAME@_contiguous(n, @ROW_ARGS_FULL@);
 @ROW_BUFFERS@
     int64_t sg_err = 0;
     for (int64_t off = 0; off < n; off += SG_BLOCK) {
-        int64_t len = n - off < SG_BLOCK ? n - off : SG_BLOCK;
+        const int64_t len = n - off < SG_BLOCK ? n - off : SG_BLOCK;
+@ROW_GATHER@
         sg_err |= @NAME@_contiguous(len, @ROW_ARGS_BLOCK@);
-    }
-    return sg_err;
-}
-
-/* Any strides along the row. */
-static int64_t @NAME@_strided(int64_t n, char *const *ptr, const int64_t *step)
-{
-    int64_t sg_err = 0;
-@STRIDED_DECLS@
-    for (int64_t i = 0; i < n; i++) {
-@STRIDED_BODY@
+@ROW_SCATTER@
     }
     return sg_err;
 }
@@ -103,27 +124,47 @@ static int64_t @NAME@_strided(int64_t n, char *const *ptr, const int64_t *step)
 int64_t @NAME@(int64_t ndim, const int64_t *shape, char *const *data, const int64_t *strides)
 {
     enum { NOPS = @NOPS@ };
-    static const int64_t itemsize[NOPS] = { @ITEMSIZES@ };
-    int64_t dims[SG_MAXDIM], st[NOPS * SG_MAXDIM], idx[SG_MAXDIM], step[NOPS];
-    int unit[NOPS];
-    char *ptr[NOPS];
+    int64_t dims[SG_MAXDIM], st[NOPS * SG_MAXDIM], step[NOPS];
     int64_t nd = sg_prepare(ndim, shape, NOPS, strides, dims, st);
     if (nd == -1) return 0;
     if (nd < 0) return SG_ERR_NDIM;
-    int64_t n = dims[nd - 1], rows = 1, fast = 1;
-    for (int64_t k = 0; k < NOPS; k++) {
-        step[k] = st[k * SG_MAXDIM + nd - 1];
-        unit[k] = n == 1 || step[k] == itemsize[k];
-        fast &= unit[k] || (k < @NIN@ && step[k] == 0);
-        ptr[k] = data[k];
-    }
-    for (int64_t d = 0; d < nd - 1; d++) {
-        rows *= dims[d];
-        idx[d] = 0;
-    }
+    const int64_t n = dims[nd - 1];
+    int64_t rows = 1;
+    for (int64_t k = 0; k < NOPS; k++) step[k] = st[k * SG_MAXDIM + nd - 1];
+    for (int64_t d = 0; d < nd - 1; d++) rows *= dims[d];
+    const int threads = sg_threads > 1 && rows * n >= @PARALLEL_MIN@ ? sg_threads : 1;
     int64_t sg_err = 0;
+    if (threads > 1 && rows == 1) { /* one long row: contiguous chunks, one per thread */
+        const int64_t chunk = (n / threads + SG_VLEN - 1) / SG_VLEN * SG_VLEN;
+        #pragma omp parallel for num_threads(threads) reduction(|:sg_err) schedule(static)
+        for (int64_t t = 0; t < threads; t++) {
+            const int64_t off = t * chunk, len = off >= n ? 0 : (n - off < chunk ? n - off : chunk);
+            char *p[NOPS];
+            for (int64_t k = 0; k < NOPS; k++) p[k] = data[k] + off * step[k];
+            if (len > 0) sg_err |= @NAME@_row(len, p, step);
+        }
+        return sg_err;
+    }
+    if (threads > 1) { /* rows split between threads; each finds its row's pointers */
+        #pragma omp parallel for num_threads(threads) reduction(|:sg_err) schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+            char *p[NOPS];
+            for (int64_t k = 0; k < NOPS; k++) p[k] = data[k];
+            for (int64_t d = nd - 2, rest = r; d >= 0; d--) {
+                const int64_t i = rest % dims[d];
+                rest /= dims[d];
+                for (int64_t k = 0; k < NOPS; k++) p[k] += i * st[k * SG_MAXDIM + d];
+            }
+            sg_err |= @NAME@_row(n, p, step);
+        }
+        return sg_err;
+    }
+    int64_t idx[SG_MAXDIM];
+    char *ptr[NOPS];
+    for (int64_t k = 0; k < NOPS; k++) ptr[k] = data[k];
+    for (int64_t d = 0; d < nd - 1; d++) idx[d] = 0;
     for (int64_t r = 0; r < rows; r++) {
-        sg_err |= fast ? @NAME@_row(n, ptr, unit) : @NAME@_strided(n, ptr, step);
+        sg_err |= @NAME@_row(n, ptr, step);
         for (int64_t d = nd - 2; d >= 0; d--) { /* the odometer over the outer axes */
             for (int64_t k = 0; k < NOPS; k++) ptr[k] += st[k * SG_MAXDIM + d];
             if (++idx[d] < dims[d]) break;

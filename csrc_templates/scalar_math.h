@@ -20,6 +20,7 @@
 
 #define SG_MAXDIM 64
 #define SG_BLOCK 512
+#define SG_VLEN 16 /* elements per vectorized block: a multiple of every vector width */
 #define SG_ERR_NEG_INT_POW 1
 #define SG_ERR_NDIM 2
 /* endsection */

@@ -19,3 +19,31 @@ def private_compile_cache():
     os.environ["SYMGRAD_CACHE_DIR"] = str(TEST_CACHE)
     with sg.config.override(cache_dir=str(TEST_CACHE)):
         yield TEST_CACHE
+
+
+# --- both modes ---------------------------------------------------------------------------------
+# A module with ``pytestmark = pytest.mark.both_modes`` runs each of its tests twice, once in
+# mode 'c' (compiled) and once in mode 'py' (the NumPy reference), through ``config.mode``.
+# Tests that pass ``mode=`` to ``sg.function`` themselves keep it.
+BOTH_MODES = ("c", "py")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_modes: run the test in mode 'c' and in mode 'py'")
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("both_modes") and "sg_mode" not in metafunc.fixturenames:
+        metafunc.fixturenames.append("sg_mode")
+        metafunc.parametrize("sg_mode", BOTH_MODES)
+
+
+@pytest.fixture(autouse=True)
+def _function_mode(request):
+    callspec = getattr(request.node, "callspec", None)
+    mode = callspec.params.get("sg_mode") if callspec is not None else None
+    if mode is None:
+        yield None
+        return
+    with sg.config.override(mode=mode):
+        yield mode

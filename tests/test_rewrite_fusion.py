@@ -312,3 +312,18 @@ def test_fused_reduce_infer_shape_and_grad():
     with pytest.raises(NotImplementedError, match="differentiate the unfused graph"):
         sg.grad(sg.sum(node.op(x, v)), x)
     assert pickle.loads(pickle.dumps(node.op)) == node.op
+
+
+def test_a_long_chain_is_split_into_composites_of_bounded_length():
+    x = sg.vector("x")
+    y = x
+    for _ in range(700):  # 3 scalar steps per link: 2100 in all
+        y = sg.sin(y) * 1.0001 + 0.1
+    f = sg.function([x], y, mode="py")
+    sizes = [len(c.steps) for c in composites(f)]
+    assert len(sizes) >= 3 and max(sizes) <= fusion.MAX_STEPS
+    a = np.linspace(-1, 1, 5)
+    want = a
+    for _ in range(700):
+        want = np.sin(want) * 1.0001 + 0.1
+    np.testing.assert_allclose(f(a), want, rtol=1e-12)

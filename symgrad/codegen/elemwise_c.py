@@ -301,41 +301,63 @@ def _element(
 
 def _substitutions(code: ScalarCode, ins: list[str], outs: list[str]) -> dict[str, str]:
     nin, ops = len(ins), [*ins, *outs]
-    ptrs = [f"(const {CTYPES[d]} *)ptr[k]" for d in ins] + [f"({CTYPES[d]} *)ptr[k]" for d in outs]
-    ptrs = [p.replace("[k]", f"[{k}]") for k, p in enumerate(ptrs)]
-    params = [f"const {CTYPES[d]} *restrict a{k}" for k, d in enumerate(ins)]
-    params += [f"{CTYPES[d]} *restrict o{k}" for k, d in enumerate(outs)]
-    buffers = ["    const int64_t fill = n < SG_BLOCK ? n : SG_BLOCK;"]
-    for k, d in enumerate(ins):
-        buffers += [
-            f"    {CTYPES[d]} buf{k}[SG_BLOCK];",
-            f"    if (!unit[{k}]) for (int64_t i = 0; i < fill; i++) buf{k}[i] = *{ptrs[k]};",
-        ]
-    block = [f"unit[{k}] ? {ptrs[k]} + off : buf{k}" for k in range(nin)] + [f"{p} + off" for p in ptrs[nin:]]
     ctype = [CTYPES[d] for d in ops]
+    names = [f"a{k}" for k in range(nin)] + [f"o{j}" for j in range(len(outs))]
+    params = [f"const {ctype[k]} *restrict a{k}" for k in range(nin)]
+    params += [f"{ctype[nin + j]} *restrict o{j}" for j in range(len(outs))]
+    typed = [f"(const {t} *)ptr[{k}]" for k, t in enumerate(ctype[:nin])]
+    typed += [f"({t} *)ptr[{nin + j}]" for j, t in enumerate(ctype[nin:])]
+    indent = " " * 12
+    buffers = [f"    {t} buf{k}[SG_BLOCK];" for k, t in enumerate(ctype)]
+    buffers += [
+        f"    if (!unit[{k}] && step[{k}] == 0)\n"
+        f"        for (int64_t i = 0; i < (n < SG_BLOCK ? n : SG_BLOCK); i++) buf{k}[i] = *{typed[k]};"
+        for k in range(nin)
+    ]
+    gather = [
+        f"        if (!unit[{k}] && step[{k}] != 0)\n"
+        f"            for (int64_t i = 0; i < len; i++) buf{k}[i] = *(const {ctype[k]} *)(ptr[{k}] + (off + i) * step[{k}]);"
+        for k in range(nin)
+    ]
+    scatter = [
+        f"        if (!unit[{k}])\n"
+        f"            for (int64_t i = 0; i < len; i++) *({ctype[k]} *)(ptr[{k}] + (off + i) * step[{k}]) = buf{k}[i];"
+        for k in range(nin, len(ops))
+    ]
     return {
-        "CONTIGUOUS_PARAMS": ", ".join(params),
-        "CONTIGUOUS_BODY": _element(
+        "BLOCK_PARAMS": ", ".join(params),
+        "BLOCK_BODY": _element(
             code, [f"a{k}[i]" for k in range(nin)], [f"o{j}[i]" for j in range(len(outs))], ins, outs
         ),
-        "ALL_UNIT": " && ".join(f"unit[{k}]" for k in range(nin)),
-        "ROW_ARGS_FULL": ", ".join(ptrs),
-        "ROW_BUFFERS": "\n".join(buffers),
-        "ROW_ARGS_BLOCK": ", ".join(block),
-        "STRIDED_DECLS": "\n".join(
-            f"    char *const p{k} = ptr[{k}];\n    const int64_t s{k} = step[{k}];" for k in range(len(ops))
-        ),
-        "STRIDED_BODY": _element(
-            code,
-            [f"*(const {ctype[k]} *)(p{k} + i * s{k})" for k in range(nin)],
-            [f"*({ctype[nin + j]} *)(p{nin + j} + i * s{nin + j})" for j in range(len(outs))],
-            ins,
-            outs,
-        ),
+        "CONTIGUOUS_PARAMS": ", ".join(params),
+        "BLOCK_ARGS": ", ".join(f"{n} + i" for n in names),
+        "TAIL_DECLS": "\n".join(f"        {t} t{n}[SG_VLEN];" for t, n in zip(ctype, names)),
+        "TAIL_GATHER": "\n".join(f"{indent}ta{k}[j] = a{k}[from];" for k in range(nin)),
+        "TAIL_ARGS": ", ".join(f"t{n}" for n in names),
+        "TAIL_SCATTER": "\n".join(f"{indent}o{j}[i + j] = to{j}[j];" for j in range(len(outs))),
         "NOPS": str(len(ops)),
-        "NIN": str(nin),
         "ITEMSIZES": ", ".join(str(np.dtype(d).itemsize) for d in ops),
+        "ROW_ARGS_FULL": ", ".join(typed),
+        "ROW_BUFFERS": "\n".join(buffers),
+        "ROW_GATHER": "\n".join(gather),
+        "ROW_ARGS_BLOCK": ", ".join(f"unit[{k}] ? {typed[k]} + off : buf{k}" for k in range(len(ops))),
+        "ROW_SCATTER": "\n".join(scatter),
     }
+
+
+MATH_CALL = re.compile(
+    r"\b(?:exp|exp2|expm1|log|log2|log10|log1p|sin|cos|tan|sinh|cosh|tanh|asin|acos|atan|atan2|pow|"
+    r"sg_sigmoid_\w+|sg_softplus_\w+|sg_erf_\w+)f?\("
+)
+CHEAP_PARALLEL_MIN = 1 << 18
+
+
+def parallel_min(code: ScalarCode) -> int:
+    """Elements from which a kernel runs on several threads. A loop of plain arithmetic is
+    memory-bound and gains little before ~256K elements (a parallel region costs ~5-20 us to
+    start, more on a loaded machine); each math-library call per element lowers the bar."""
+    calls = len(MATH_CALL.findall("\n".join((*code.statements, *code.results))))
+    return max(8192, CHEAP_PARALLEL_MIN // (1 + 8 * calls))
 
 
 def render_elemwise(
@@ -355,7 +377,7 @@ def render_elemwise(
     outs = [normalize_dtype(d) for d in outs]
     vector_math = libmvec_available() if vector_math is None else vector_math
     code = scalar_body(sop, [f"v{k}" for k in range(len(ins))], ins, outs)
-    subs = _substitutions(code, ins, outs)
+    subs = {**_substitutions(code, ins, outs), "PARALLEL_MIN": str(parallel_min(code))}
     kernel = section("elemwise.c", "kernel")
     digest = hashlib.sha256(repr((kernel.text, sorted(subs.items()))).encode()).hexdigest()[:16]
     name = f"sg_elemwise_{digest}"

@@ -22,16 +22,22 @@ from typing import Any
 import numpy as np
 
 from symgrad.codegen.elemwise_c import CTYPES, ElemwiseKernel, render_elemwise
-from symgrad.codegen.kernels import OpKernel, op_kernel_for
+from symgrad.codegen.kernels import ERR_NOMEM, ERR_OVERFLOW, OpKernel, op_kernel_for
 from symgrad.codegen.library import Kernel, library_cdef, library_flags, library_source
 from symgrad.compile.cbuild import CCompileError, LoadedLibrary, build_library, compiler_info
 from symgrad.compile.vm import perform, schedule
-from symgrad.config import config
+from symgrad.config import config, prefer_sleeping_openmp_threads
 from symgrad.graph.basic import Apply, Variable
 from symgrad.graph.errors import GraphTypeError, ShapeError
+from symgrad.ops.dimshuffle import DimShuffle
 from symgrad.ops.elemwise import Elemwise
+from symgrad.ops.shape_ops import Reshape
 
-MAX_KERNEL_NDIM = 64  # SG_MAXDIM of csrc_templates/scalar_math.h
+# Ops whose result is a view of their input (NumPy copies only when a layout needs it): they
+# move no data, so they run as NumPy views in Python, which costs less than any C call would.
+VIEW_OPS = (DimShuffle, Reshape)
+MAX_KERNEL_NDIM = 64
+RESOURCE_ERRORS = (ERR_NOMEM, ERR_OVERFLOW)  # SG_MAXDIM of csrc_templates/scalar_math.h
 # gcc -O3's time grows faster than linearly with a kernel's body (800 steps: 0.6 s, 3200: 4.8 s,
 # a 40,000-step chain: minutes), so a bigger composite runs through NumPy until it can be split.
 MAX_COMPOSITE_STEPS = 2000
@@ -51,40 +57,50 @@ class CVM:
         self.constants = [(c, _native(v.data, v)) for c, v in plan.constants]
         self.output_cells = plan.output_cells
         self.n_cells = plan.n_cells
-        kernels = {node: k for node in nodes if (k := _kernel_for(node)) is not None}
+        self._initial_constants = dict(self.constants)
+        kernels = {
+            node: k
+            for node in nodes
+            if type(node.op) not in VIEW_OPS and (k := _kernel_for(node)) is not None
+        }
         self.libraries, funcs = _build(list(kernels.values()), name or "function")
         self.library = self.libraries[0] if self.libraries else None  # one unless a build failed
         self.compile_seconds = sum(lib.compile_seconds for lib in self.libraries)
         self.steps: list[Any] = []
         for node, ins, outs, frees in plan.program:
             compiled = funcs.get(kernels[node].name) if node in kernels else None
-            if compiled is not None and isinstance(kernels[node], OpKernel):
+            if type(node.op) in VIEW_OPS:
+                step = ViewStep(node, ins, outs)
+            elif compiled is not None and isinstance(kernels[node], OpKernel):
                 step = KernelStep(node, ins, outs, *compiled, kernels[node])
             elif compiled is not None:
-                step = ElemwiseStep(node, ins, outs[0], *compiled, kernels[node])
+                step = ElemwiseStep(node, ins, outs[0], *compiled, kernels[node], self._initial_constants)
             else:
                 step = PerformStep(node, ins, outs)
             step.frees = tuple(frees)
             self.steps.append(step)
         self.nodes = nodes
-        self.python_nodes = [s.node for s in self.steps if isinstance(s, PerformStep)]
+        self.python_nodes = [s.node for s in self.steps if type(s) is PerformStep]
+        self.view_nodes = [s.node for s in self.steps if type(s) is ViewStep]
         self.node_times = [0.0] * len(nodes)
         self.node_calls = 0
+        self._initial: list = [None] * self.n_cells  # every call starts from a copy
+        for c, data in self.constants:
+            self._initial[c] = data
+        self._plan = [(step.run, step.frees) for step in self.steps]
 
     def run(self, root_values: Sequence[np.ndarray], profile: bool = False) -> list[np.ndarray]:
-        values: list = [None] * self.n_cells
-        for c, data in self.constants:
-            values[c] = data
+        values = self._initial.copy()
         for c, v, (dtype, ndim) in zip(self.root_cells, root_values, self.root_types):
-            if type(v) is not np.ndarray or v.dtype is not dtype or v.ndim != ndim:
+            if type(v) is not np.ndarray or v.dtype is not dtype or v.ndim != ndim or not v.flags.aligned:
                 v = self._checked_root(c, v)
             values[c] = v
         if profile:
             self._run_profiled(values)
         else:
-            for step in self.steps:
-                step.run(values)
-                for c in step.frees:
+            for run, frees in self._plan:
+                run(values)
+                for c in frees:
                     values[c] = None
         return [values[c] for c in self.output_cells]
 
@@ -111,11 +127,13 @@ class CVM:
 
 
 def _native(array: Any, var: Variable) -> np.ndarray:
-    """``array`` as an ndarray of exactly ``var``'s dtype object (native byte order)."""
+    """``array`` as an aligned ndarray of exactly ``var``'s dtype object (native byte order):
+    kernels read memory through typed pointers, which C allows only at aligned addresses."""
     dtype = np.dtype(var.dtype)
-    if type(array) is np.ndarray and array.dtype is dtype:
+    if type(array) is np.ndarray and array.dtype is dtype and array.flags.aligned:
         return array
-    return np.asarray(array).astype(dtype, copy=False)
+    array = np.asarray(array).astype(dtype, copy=False)
+    return array if array.flags.aligned else array.copy()
 
 
 # --- building ----------------------------------------------------------------------------------
@@ -163,6 +181,12 @@ def _build(kernels: list[Kernel], name: str) -> tuple[list[LoadedLibrary], dict[
             continue
         libraries.append(library)
         funcs[kernel.name] = _entry(library, kernel)
+    if len(libraries) == len(funcs) == len({k.name for k in kernels}):
+        warnings.warn(
+            f"mode 'c': the kernels of {name!r} compile one by one but not together (two kernels "
+            "define the same C name?); each was built as its own library",
+            stacklevel=4,
+        )
     return libraries, funcs
 
 
@@ -177,6 +201,7 @@ def _load(kernels: list[Kernel], name: str) -> LoadedLibrary:
     flags, link_flags = library_flags(kernels)
     if compiler_info().openmp:
         flags, link_flags = ("-fopenmp", *flags), ("-fopenmp", *link_flags)
+        prefer_sleeping_openmp_threads()
     library = build_library(
         library_source(kernels, vector_math=compiler_info().libmvec),
         library_cdef(kernels),
@@ -207,6 +232,12 @@ class PerformStep:
         results = perform(self.node, [values[i] for i in self.ins])
         for out, var, c in zip(results, self.node.outputs, self.outs):
             values[c] = _native(out, var)
+
+
+class ViewStep(PerformStep):
+    """A view op (``VIEW_OPS``): NumPy's view through the op's checked ``perform``."""
+
+    __slots__ = ()
 
 
 class KernelStep:
@@ -279,6 +310,12 @@ class KernelStep:
             values[c] = out
 
     def _fail(self, args: Sequence[np.ndarray], code: int, meta: np.ndarray) -> None:
+        """The kernel refused the inputs before touching memory. The error raised is the one
+        ``perform`` raises on the same inputs (mode 'py''s exact type and message); if
+        ``perform`` accepts them, the kernel's own message (a limit of the C code). Memory
+        and size-overflow errors are raised as they are: ``perform`` would try the work."""
+        if code not in RESOURCE_ERRORS:
+            perform(self.node, list(args))
         exc, problem = self.kernel.error(code, meta.tolist())
         shapes = ", ".join(f"{a.shape} {a.dtype}" for a in args)
         raise exc(f"{self.node.op} (created at {self.node.location}) failed on inputs [{shapes}]: {problem}")
@@ -313,10 +350,18 @@ class ElemwiseStep:
         "inplace",
         "from_buffer",
         "cast",
+        "fixed",
     )
 
     def __init__(
-        self, node: Apply, ins: list[int], out: int, func: Any, library: LoadedLibrary, kernel: ElemwiseKernel
+        self,
+        node: Apply,
+        ins: list[int],
+        out: int,
+        func: Any,
+        library: LoadedLibrary,
+        kernel: ElemwiseKernel,
+        constants: dict[int, np.ndarray] | None = None,
     ) -> None:
         self.node, self.ins, self.out, self.func, self.kernel = node, tuple(ins), out, func, kernel
         self.frees: tuple[int, ...] = ()
@@ -333,6 +378,11 @@ class ElemwiseStep:
         self.inplace = node.tag.get("inplace")
         self.from_buffer = library.ffi.from_buffer
         self.cast = library.ffi.cast
+        # 0-d constants: their pointer is taken once (the CVM keeps the arrays alive).
+        constants = constants or {}
+        self.fixed = tuple(
+            self._pointer(constants[c]) if c in constants and constants[c].ndim == 0 else None for c in ins
+        )
 
     def run(self, values: list) -> None:
         args = self.fetch(values)
@@ -342,7 +392,11 @@ class ElemwiseStep:
         strides = ()
         pointers = []
         from_buffer = self.from_buffer
-        for a, full in zip(args, self.full):
+        for a, full, fixed in zip(args, self.full, self.fixed):
+            if fixed is not None:
+                pointers.append(fixed)
+                strides += self.zeros
+                continue
             if full:
                 if a.shape != shape:
                     return self._run_broadcast(values, args)

@@ -67,17 +67,35 @@ class Function:
             f"input {k} ({v.name!r})" if v.name else f"input {k}" for k, v in enumerate(self.inputs)
         ]
         self._n_out = len(self.outputs)
+        # Per input, what a value needs to skip ``filter``: exactly this dtype object and rank,
+        # on an input without static lengths (those need the shape check of ``filter``).
+        self._fast = tuple(
+            (v.type.numpy_dtype, v.ndim) if all(n is None for n in v.type.shape) else (None, -1)
+            for v in self.inputs
+        )
 
     # -- calling ---------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        values = self._bind(args, kwargs)
+        values = self._bind(args, kwargs) if kwargs or len(args) != len(self._fast) else list(args)
         if not self.trust_input:
-            values = [
-                v.type.filter(a, name=label, allow_downcast=self.allow_input_downcast)
-                for v, a, label in zip(self.inputs, values, self._labels)
-            ]
+            for k, (value, (dtype, ndim)) in enumerate(zip(values, self._fast)):
+                if type(value) is not np.ndarray or value.dtype is not dtype or value.ndim != ndim:
+                    values[k] = self.inputs[k].type.filter(
+                        value, name=self._labels[k], allow_downcast=self.allow_input_downcast
+                    )
+        if not self.shared and not self.updates and not self.profile_enabled:
+            results = self.vm.run(values)
+            if self.single_output:
+                out = results[0]
+                if out.base is None and not any(out is v for v in values):
+                    return out
+            return self._finish(results, values, [])
         shared_values = [s._value for s in self.shared]
         results = self.vm.run(values + shared_values, profile=self.profile_enabled)
+        return self._finish(results, values, shared_values)
+
+    def _finish(self, results: list, values: list, shared_values: list) -> Any:
+        """Outputs the caller owns (copies where they share memory), and the updates."""
         outputs = _owned(results[: self._n_out], values, shared_values, results[self._n_out :])
         for (shared, _), value in zip(self.updates, results[self._n_out :]):
             if value.base is not None or any(value is v for v in values):

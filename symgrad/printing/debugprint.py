@@ -89,6 +89,7 @@ class TreePrinter:
     def __init__(self) -> None:
         self.ids: dict[int, str] = {}
         self.python_nodes: set[int] = set()  # mode 'c': nodes that run their NumPy perform
+        self.view_nodes: set[int] = set()  # mode 'c': view ops, run as NumPy views
 
     def ident(self, var: Variable) -> tuple[str, bool]:
         """The id of the variable's node (or of the root variable) and whether it is new."""
@@ -101,8 +102,16 @@ class TreePrinter:
     def describe(self, var: Variable) -> tuple[str, bool]:
         ident, new = self.ident(var)
         name = f" {var.name!r}" if var.name else ""
-        python = " [python]" if var.owner is not None and id(var.owner) in self.python_nodes else ""
-        return f"{head_of(var)} [id {ident}] {var.type}{name}{python}", new
+        mark = ""
+        if var.owner is not None:
+            mark = (
+                " [python]"
+                if id(var.owner) in self.python_nodes
+                else " [view]"
+                if id(var.owner) in self.view_nodes
+                else ""
+            )
+        return f"{head_of(var)} [id {ident}] {var.type}{name}{mark}", new
 
     def lines(self, obj: Any) -> list[str]:
         outputs, updates = graph_parts(obj)
@@ -110,6 +119,7 @@ class TreePrinter:
             return self.trees(outputs) + self.update_trees(updates)
         if obj.mode == "c":
             self.python_nodes |= {id(node) for node in getattr(obj.vm, "python_nodes", ())}
+            self.view_nodes |= {id(node) for node in getattr(obj.vm, "view_nodes", ())}
         header = [f"{_function_label(obj)} (inputs: {', '.join(map(_input_label, obj.inputs))})", "outputs:"]
         if updates:
             return header + self.trees(outputs) + ["updates:"] + self.update_trees(updates)
