@@ -31,7 +31,7 @@ class Config:
 
     def __init__(self, environ: dict[str, str]) -> None:
         object.__setattr__(self, "floatX", environ.get("SYMGRAD_FLOATX", "float64"))
-        object.__setattr__(self, "mode", environ.get("SYMGRAD_MODE", "py"))
+        object.__setattr__(self, "mode", environ.get("SYMGRAD_MODE", "c"))
         object.__setattr__(self, "compute_test_value", False)
         # Rewrites to skip in every function, e.g. SYMGRAD_EXCLUDE=fusion,constant_fold (or "all").
         excluded = environ.get("SYMGRAD_EXCLUDE", "")

@@ -21,11 +21,15 @@ def private_compile_cache():
         yield TEST_CACHE
 
 
-# --- both modes ---------------------------------------------------------------------------------
-# A module with ``pytestmark = pytest.mark.both_modes`` runs each of its tests twice, once in
-# mode 'c' (compiled) and once in mode 'py' (the NumPy reference), through ``config.mode``.
-# Tests that pass ``mode=`` to ``sg.function`` themselves keep it.
+# --- modes ----------------------------------------------------------------------------------------
+# A module with ``pytestmark = pytest.mark.both_modes`` (the op, gradient and function tests)
+# runs each of its tests twice, in mode 'c' (compiled) and in mode 'py' (the NumPy reference),
+# through ``config.mode``. Other tests (graph building, rewriting, printing, pickling: their
+# subject is not the backend) run in the mode SYMGRAD_MODE names, else 'py', so that the default
+# run does not spend its time compiling thousands of graphs twice; `SYMGRAD_MODE=c python -m
+# pytest` runs every one of them compiled as well. Tests that pass ``mode=`` keep it.
 BOTH_MODES = ("c", "py")
+OTHER_TESTS_MODE = os.environ.get("SYMGRAD_MODE") or "py"
 
 
 def pytest_configure(config):
@@ -42,8 +46,5 @@ def pytest_generate_tests(metafunc):
 def _function_mode(request):
     callspec = getattr(request.node, "callspec", None)
     mode = callspec.params.get("sg_mode") if callspec is not None else None
-    if mode is None:
-        yield None
-        return
-    with sg.config.override(mode=mode):
+    with sg.config.override(mode=mode or OTHER_TESTS_MODE):
         yield mode

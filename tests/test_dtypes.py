@@ -10,6 +10,8 @@ from helpers import rng
 import symgrad as sg
 from symgrad.graph.types import DTYPES as SUPPORTED
 
+pytestmark = pytest.mark.both_modes  # every test in mode 'c' and in mode 'py' (tests/conftest.py)
+
 DTYPES = ("bool", "int8", "uint8", "int32", "int64", "float32", "float64")
 ALL = ("bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64")
 assert set(ALL) == set(SUPPORTED)

@@ -23,6 +23,8 @@ from symgrad.ops import scalar_ops as so
 from symgrad.ops.elemwise import SCALAR_OPS
 from symgrad.ops.shape_of import ShapeI
 
+pytestmark = pytest.mark.both_modes  # every test in mode 'c' and in mode 'py' (tests/conftest.py)
+
 DTYPES = ("bool", "int8", "uint8", "int32", "int64", "float32", "float64")
 FLOATS = ("float32", "float64")
 

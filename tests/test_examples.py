@@ -19,6 +19,8 @@ for _extra in ("sklearn", "tqdm"):
 
 from symgrad.examples import digits  # noqa: E402 (after the skips above)
 
+pytestmark = pytest.mark.both_modes  # every test in mode 'c' and in mode 'py' (tests/conftest.py)
+
 
 def test_digits_script_prints_accuracies():
     result = subprocess.run(

@@ -7,6 +7,8 @@ import pytest
 
 import symgrad as sg
 
+pytestmark = pytest.mark.both_modes  # every test in mode 'c' and in mode 'py' (tests/conftest.py)
+
 
 def test_single_and_list_outputs():
     x = sg.vector("x")

@@ -15,6 +15,8 @@ from symgrad.gradient.verify import verify_grad
 from symgrad.graph.traversal import toposort
 from symgrad.ops.map_op import FlatRow, MapRows, ScatterFlatRow
 
+pytestmark = pytest.mark.both_modes  # every test in mode 'c' and in mode 'py' (tests/conftest.py)
+
 
 def numeric_jacobian(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """Central differences of array-valued ``f`` at ``x``: shape f(x).shape + x.shape."""

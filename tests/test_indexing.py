@@ -10,6 +10,8 @@ import symgrad as sg
 from symgrad.ops.shape_of import ShapeI
 from symgrad.ops.subtensor import IncSubtensor, IndexingError, Subtensor
 
+pytestmark = pytest.mark.both_modes  # every test in mode 'c' and in mode 'py' (tests/conftest.py)
+
 MASK34 = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
 MASK4 = np.array([True, False, True, True])
 

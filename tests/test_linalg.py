@@ -10,6 +10,8 @@ from helpers import check_grad, rng
 import symgrad as sg
 from symgrad.ops.shape_of import shape_dims
 
+pytestmark = pytest.mark.both_modes  # every test in mode 'c' and in mode 'py' (tests/conftest.py)
+
 
 def var_like(value: np.ndarray, static: bool = False):
     shape = value.shape if static else (None,) * value.ndim

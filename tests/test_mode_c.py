@@ -24,6 +24,7 @@ from symgrad.compile import cvm
 from symgrad.compile.cbuild import compiler_available
 from symgrad.compile.cvm import CVM
 from symgrad.compile.modes import CompilerFallbackWarning
+from symgrad.config import Config
 from symgrad.ops import scalar_ops as so
 from symgrad.ops.composite import Composite
 from symgrad.ops.elemwise import SCALAR_OPS, Elemwise, ScalarOp
@@ -377,3 +378,24 @@ def test_profile_and_debugprint_show_the_python_and_view_nodes():
     assert not any("sum" in line and ("[python]" in line or "[view]" in line) for line in lines)
     fpy = sg.function([x], NumpyOnlyNegate()(x), mode="py")
     assert "[python]" not in sg.debugprint(fpy, file=open(os.devnull, "w"))
+
+
+def test_a_long_chain_compiles_as_several_bounded_kernels():
+    x = sg.vector("x")
+    y = x
+    for _ in range(700):  # 2100 scalar steps: more than one composite may hold
+        y = sg.sin(y) * 1.0001 + 0.1
+    fc = sg.function([x], y, mode="c")
+    assert not fc.vm.python_nodes and len(fc.vm.steps) >= 3
+    a = np.linspace(-1, 1, 21)
+    want = a
+    for _ in range(700):
+        want = np.sin(want) * 1.0001 + 0.1
+    np.testing.assert_allclose(fc(a), want, rtol=1e-12)
+
+
+def test_the_default_mode_is_c():
+    assert Config({}).mode == "c" and Config({"SYMGRAD_MODE": "py"}).mode == "py"
+    assert Config({}).num_threads >= 1 and Config({"SYMGRAD_NUM_THREADS": "3"}).num_threads == 3
+    with pytest.raises(ValueError, match="SYMGRAD_NUM_THREADS"):
+        Config({"SYMGRAD_NUM_THREADS": "many"})

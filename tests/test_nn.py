@@ -8,6 +8,8 @@ from helpers import check_grad, rng
 
 import symgrad as sg
 
+pytestmark = pytest.mark.both_modes  # every test in mode 'c' and in mode 'py' (tests/conftest.py)
+
 
 def np_log_softmax(x, axis=-1):
     x = np.asarray(x, dtype=np.float64)

@@ -14,6 +14,8 @@ from helpers import check_grad, rng
 
 import symgrad as sg
 
+pytestmark = pytest.mark.both_modes  # every test in mode 'c' and in mode 'py' (tests/conftest.py)
+
 DTYPES = ("bool", "int8", "uint8", "int32", "int64", "float32", "float64")
 
 

@@ -103,6 +103,32 @@ def test_logsumexp_rewrite():
     assert ready.rewrites["stabilize_logsumexp"] == 0
 
 
+def test_softmax_written_out_becomes_one_softmax_op():
+    x = sg.matrix("x")
+    xv = rng().normal(size=(3, 4)) * 30
+    for axis in (0, 1):
+        shifted = sg.exp(x - sg.max(x, axis=axis, keepdims=True))
+        plain_exp = sg.exp(x)
+        outs = [
+            shifted / sg.sum(shifted, axis=axis, keepdims=True),
+            plain_exp / plain_exp.sum(axis=axis, keepdims=True),
+        ]
+        f, plain = compile_both([x], outs)
+        assert f.rewrites["stabilize_softmax"] == 2
+        assert op_names(f) == [f"softmax{{axis={axis}}}"]  # both the same op on x (merged): no max, no sub
+        check_same(f, plain, xv)
+    e = sg.exp(x)
+    near = [
+        e / sg.sum(e, axis=1),
+        e / sg.sum(e + 1, axis=1, keepdims=True),
+        e / sg.sum(e, axis=(0, 1), keepdims=True),
+    ]
+    miss = sg.function([x], near)
+    assert miss.rewrites["stabilize_softmax"] == 0
+    big = sg.function([x], [e / sg.sum(e, axis=1, keepdims=True)])
+    assert np.isfinite(big(np.full((2, 3), 800.0))[0]).all()  # exp(800) overflows: the op shifts
+
+
 def test_crossentropy_rewrites():
     z, y = sg.matrix("z"), sg.lvector("y")
     zv, yv = rng().normal(size=(4, 3)), np.array([0, 2, 1, 2])

@@ -10,6 +10,8 @@ import symgrad as sg
 from symgrad.ops.shape_of import ShapeI, shape_dims
 from symgrad.ops.shape_ops import Split
 
+pytestmark = pytest.mark.both_modes  # every test in mode 'c' and in mode 'py' (tests/conftest.py)
+
 HERE = "test_shape.py"
 
 

@@ -10,6 +10,8 @@ import symgrad as sg
 import symgrad.rewrite.stabilize  # noqa: F401 (registers the rewrites until passes.py imports them)
 from symgrad.ops.nn_ops import pick_class
 
+pytestmark = pytest.mark.both_modes  # every test in mode 'c' and in mode 'py' (tests/conftest.py)
+
 
 def value_and_grad(build, value, ctor=sg.vector):
     x = ctor("x")

@@ -11,6 +11,8 @@ from helpers import check_grad
 
 import symgrad as sg
 
+pytestmark = pytest.mark.both_modes  # every test in mode 'c' and in mode 'py' (tests/conftest.py)
+
 a, b = sympy.symbols("a b")
 gauss = sg.elemwise_op("gauss_test", sympy.exp(-(a**2)) * b, [a, b])
 

@@ -10,6 +10,8 @@ from helpers import check_grad
 
 import symgrad as sg
 
+pytestmark = pytest.mark.both_modes  # every test in mode 'c' and in mode 'py' (tests/conftest.py)
+
 
 class ScaledCube(sg.Op):
     """y = scale * x**3, with a gradient and a shape rule."""

@@ -164,20 +164,45 @@ def _fetch_fused(name: str, in_dtypes: Sequence[str]) -> str:
 
 
 def _values(name: str, sop: ScalarOp, in_dtypes: Sequence[str], value_dtype: str) -> str:
-    """The per-element function of a fused reduction: n values of the scalar op, vectorizable."""
+    """The per-element function of a fused reduction: n values of the scalar op. Every value
+    goes through one vectorized loop of SG_VLEN elements (the tail padded with its last
+    element), as in elementwise kernels, so a fused value equals the unfused kernel's bits."""
     code = scalar_body(sop, [f"v{k}" for k in range(len(in_dtypes))], in_dtypes, [value_dtype])
     vt = C_TYPES[value_dtype]
-    params = ", ".join(f"const {C_TYPES[d]} *restrict a{k}" for k, d in enumerate(in_dtypes))
-    body = [f"const {C_TYPES[d]} v{k} = a{k}[i];" for k, d in enumerate(in_dtypes)]
+    ctypes = [C_TYPES[d] for d in in_dtypes]
+    params = ", ".join(f"const {t} *restrict a{k}" for k, t in enumerate(ctypes))
+    body = [f"const {t} v{k} = a{k}[i];" for k, t in enumerate(ctypes)]
     body += list(code.statements)
     body += [f"sg_err |= ({cond}) ? {NEG_INT_POW} : 0;" for cond in code.errors]
     body.append(f"out[i] = ({vt})({code.results[0]});")
     inner = "\n".join(" " * 8 + line for line in body)
-    return f"""static int64_t {name}_values(int64_t n, {params}, {vt} *restrict out)
+    block_args = ", ".join([f"a{k} + i" for k in range(len(ctypes))] + ["out + i"])
+    tail_decls = "\n".join(f"        {t} ta{k}[SG_VLEN];" for k, t in enumerate(ctypes))
+    tail_gather = "\n".join(f"            ta{k}[j] = a{k}[from];" for k in range(len(ctypes)))
+    tail_args = ", ".join([f"ta{k}" for k in range(len(ctypes))] + ["tout"])
+    return f"""static inline int64_t {name}_vblock({params}, {vt} *restrict out)
 {{
     int64_t sg_err = 0;
-    for (int64_t i = 0; i < n; i++) {{
+    for (int64_t i = 0; i < SG_VLEN; i++) {{
 {inner}
+    }}
+    return sg_err;
+}}
+
+static int64_t {name}_values(int64_t n, {params}, {vt} *restrict out)
+{{
+    int64_t sg_err = 0, i = 0;
+    for (; i + SG_VLEN <= n; i += SG_VLEN) sg_err |= {name}_vblock({block_args});
+    if (i < n) {{
+        const int64_t m = n - i;
+{tail_decls}
+        {vt} tout[SG_VLEN];
+        for (int64_t j = 0; j < SG_VLEN; j++) {{
+            const int64_t from = i + (j < m ? j : m - 1);
+{tail_gather}
+        }}
+        sg_err |= {name}_vblock({tail_args});
+        for (int64_t j = 0; j < m; j++) out[i + j] = tout[j];
     }}
     return sg_err;
 }}"""

@@ -155,6 +155,53 @@ def logsumexp(b):
     return tm.logsumexp(b["x"], b["total"].owner.op.axis)
 
 
+def _softmax_shift_proof():
+    """Two classes, any finite shift ``m``: ``exp(x0-m) / (exp(x0-m) + exp(x1-m))`` is
+    ``softmax(x)[0]``."""
+    x0, x1, m = sympy.symbols("x0 x1 m", real=True)
+    shifted = sympy.exp(x0 - m) / (sympy.exp(x0 - m) + sympy.exp(x1 - m))
+    return shifted, sympy.exp(x0) / (sympy.exp(x0) + sympy.exp(x1))
+
+
+def _kept_axis_sum(total: Variable, e: Variable) -> int | None:
+    """The axis ``a`` when ``total`` is ``sum(e, axis=a, keepdims=True)`` (a dimshuffle putting
+    the summed axis back in place), else None."""
+    if total.owner is None or not isinstance(total.owner.op, DimShuffle):
+        return None
+    reduced = total.owner.inputs[0]
+    node = reduced.owner
+    if node is None or not isinstance(node.op, Reduce) or node.op.kind != "sum" or node.inputs[0] is not e:
+        return None
+    if len(node.op.axis) != 1:
+        return None
+    (axis,) = node.op.axis
+    expected = tuple("x" if a == axis else a - (a > axis) for a in range(e.ndim))
+    return axis if tuple(total.owner.op.new_order) == expected else None
+
+
+def _unshifted(z: Variable, axis: int) -> Variable:
+    """``y`` for ``z = y - max(y, axis)`` (any dimshuffle of the max), else ``z``."""
+    if not _is_shifted(z):
+        return z
+    y, m = z.owner.inputs
+    m = _peel_shift(m)
+    return y if m.owner.inputs[0] is y and tuple(m.owner.op.axis) == (axis,) and is_elemwise(z, "sub") else z
+
+
+@local_rewrite(
+    "stabilize_softmax", PHASE, E.true_divide(E.exp(x, bind="e"), V("total")), proof=_softmax_shift_proof
+)
+def softmax_from_exp(b):
+    """``exp(z) / sum(exp(z), axis, keepdims=True) -> softmax(z, axis)``, and the same with
+    ``z = y - max(y)`` written out: one op that subtracts the max itself (stable) and reads its
+    input twice instead of four passes over memory."""
+    e, z = b["e"], b["x"]
+    axis = _kept_axis_sum(b["total"], e)
+    if axis is None or e.dtype not in ("float32", "float64") or z.dtype != e.dtype:
+        return None
+    return Softmax(axis)(_unshifted(z, axis))
+
+
 def _crossentropy_proof():
     """Two classes, target 0: ``-log(softmax(z)[0]) == -log_softmax(z)[0]``."""
     lhs, rhs = _softmax_proof()
