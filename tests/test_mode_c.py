@@ -399,3 +399,24 @@ def test_the_default_mode_is_c():
     assert Config({}).num_threads >= 1 and Config({"SYMGRAD_NUM_THREADS": "3"}).num_threads == 3
     with pytest.raises(ValueError, match="SYMGRAD_NUM_THREADS"):
         Config({"SYMGRAD_NUM_THREADS": "many"})
+
+
+def test_a_process_with_spinning_openmp_threads_exits_cleanly(tmp_path):
+    """libgomp stays loaded until the end: unloading it under spinning threads crashed at exit."""
+    if not cvm.compiler_info().openmp:
+        pytest.skip("the compiler has no OpenMP")
+    script = tmp_path / "spin.py"
+    script.write_text(
+        "import numpy as np, symgrad as sg\n"
+        "x = sg.vector('x')\n"
+        "f = sg.function([x], sg.exp(x) * 2 + 1, mode='c')\n"
+        "for _ in range(20): f(np.ones(10**6))\n"
+        "print('done')\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "OMP_WAIT_POLICY": "ACTIVE", "SYMGRAD_NUM_THREADS": "2", "PYTHONPATH": str(root)}
+    for _ in range(2):
+        child = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert child.returncode == 0 and child.stdout.strip() == "done", child.stderr[-2000:]

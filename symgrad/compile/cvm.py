@@ -1,18 +1,23 @@
-"""The first step of mode 'c': a mixed schedule of compiled C kernels and NumPy ``perform``.
+"""Mode 'c': a schedule of compiled C kernels, one library per function.
 
-Every elementwise node (a plain scalar op or a fused ``Composite``) runs as a C kernel from
-symgrad/codegen/elemwise_c.py; all kernels of one function are compiled into ONE library
-through the compile cache (symgrad/compile/cbuild.py). Every other node runs its ``perform``,
-checked as in mode 'py'. ``vm.python_nodes`` lists the nodes that run through Python.
+Every elementwise node (a plain scalar op or a fused ``Composite``) runs as a kernel from
+symgrad/codegen/elemwise_c.py (``ElemwiseStep``); every other op of the library runs as an op
+kernel (symgrad/codegen/kernels.py: ``_shape``, then ``_run`` into outputs allocated here;
+``KernelStep``); ``DimShuffle`` and ``Reshape`` are NumPy views (``ViewStep``); only user ops
+without C (and kernels that failed to compile) run their ``perform`` (``PerformStep``, listed
+in ``vm.python_nodes``). All kernels of one function are compiled into ONE library through
+the compile cache (symgrad/compile/cbuild.py).
 
 The program is a flat list of steps; a step reads its input cells and writes its output cells
-(``step.run(values)``). Later backends replace steps (one C entry point per graph, C kernels
-for reductions, threads) without changing the schedule around them.
-Measurements and design notes: docs/c_backend.md, "Mode 'c' (first step)".
+(``step.run(values)``). Design notes and measurements: docs/c_backend.md, "Mode 'c'".
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+import os
 import time
 import warnings
 from collections.abc import Sequence
@@ -36,10 +41,11 @@ from symgrad.ops.shape_ops import Reshape
 # Ops whose result is a view of their input (NumPy copies only when a layout needs it): they
 # move no data, so they run as NumPy views in Python, which costs less than any C call would.
 VIEW_OPS = (DimShuffle, Reshape)
-MAX_KERNEL_NDIM = 64
-RESOURCE_ERRORS = (ERR_NOMEM, ERR_OVERFLOW)  # SG_MAXDIM of csrc_templates/scalar_math.h
+MAX_KERNEL_NDIM = 64  # SG_MAXDIM of csrc_templates/scalar_math.h
+RESOURCE_ERRORS = (ERR_NOMEM, ERR_OVERFLOW)  # raised as they are, without trying ``perform``
 # gcc -O3's time grows faster than linearly with a kernel's body (800 steps: 0.6 s, 3200: 4.8 s,
-# a 40,000-step chain: minutes), so a bigger composite runs through NumPy until it can be split.
+# a 40,000-step chain: minutes). Fusion caps composites at 1000 steps; a bigger one (built by
+# hand) runs through NumPy.
 MAX_COMPOSITE_STEPS = 2000
 
 
@@ -202,6 +208,7 @@ def _load(kernels: list[Kernel], name: str) -> LoadedLibrary:
     if compiler_info().openmp:
         flags, link_flags = ("-fopenmp", *flags), ("-fopenmp", *link_flags)
         prefer_sleeping_openmp_threads()
+        _pin_openmp_runtime()
     library = build_library(
         library_source(kernels, vector_math=compiler_info().libmvec),
         library_cdef(kernels),
@@ -211,6 +218,17 @@ def _load(kernels: list[Kernel], name: str) -> LoadedLibrary:
     )
     library.lib.sg_set_num_threads(config.num_threads)
     return library
+
+
+@functools.cache
+def _pin_openmp_runtime() -> None:
+    """Keep libgomp loaded until the process ends. Our libraries are its only users, and cffi
+    unloads a library when it is collected (at the latest at interpreter exit): libgomp would
+    then be unmapped under its own worker threads, which crashed the process at exit whenever
+    they were still spinning (``OMP_WAIT_POLICY=ACTIVE``). ctypes never unloads what it opened."""
+    name = ctypes.util.find_library("gomp")
+    if name is not None:
+        ctypes.CDLL(name, mode=os.RTLD_NOW | getattr(os, "RTLD_NODELETE", 0))
 
 
 def _warn_uncompiled(kernels: list[Kernel], exc: CCompileError) -> None:
