@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from symgrad.codegen.elemwise_c import SUFFIXES
 from symgrad.codegen.kernels import (
     ERR_INDEX,
     ERR_OVERFLOW,
@@ -50,16 +51,7 @@ MAX_NDIM = 32  # far below SG_MAXDIM: the plan's fixed arrays hold every region
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # dtype codes of sg_ix_int
 INT_CODES = {"bool": 0, "int8": 1, "int16": 2, "int32": 3, "int64": 4, "uint8": 5}
-SUFFIX = {
-    "bool": "b",
-    "int8": "i8",
-    "int16": "i16",
-    "int32": "i32",
-    "int64": "i64",
-    "uint8": "u8",
-    "float32": "f32",
-    "float64": "f64",
-}
+SUFFIX = SUFFIXES  # the dtype suffixes of scalar_math.h's helpers
 INT_RANGES = {"int8": (-(2**7), 2**7 - 1), "int16": (-(2**15), 2**15 - 1), "int32": (-(2**31), 2**31 - 1)}
 INT_RANGES.update({"int64": (INT64_MIN, INT64_MAX), "uint8": (0, 255), "bool": (0, 1)})
 
