@@ -9,7 +9,7 @@ protocol, the ``sg_array`` view and the error codes are described at the top of 
 Which op gets which kernel: ``@c_kernel(OpClass)`` registers a builder ``(node) -> OpKernel |
 None`` (None: this node runs through NumPy, e.g. an unsupported dtype); the family modules
 (reduce_c, blas_c, nn_c, ...) register theirs when ``symgrad.codegen`` is imported.
-``kernel_for(node)`` is what the compiled VM asks.
+``op_kernel_for(node)`` is what the compiled VM asks.
 """
 
 from __future__ import annotations

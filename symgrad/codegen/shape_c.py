@@ -1,6 +1,6 @@
-"""C kernels of the shape ops that move data: ``Concatenate`` (more to come: Alloc, ARange,
-Split, reshape copies). The example to copy for a new op kernel: a shape body that checks
-the inputs and writes the output shape, a run body over ``sg_array`` operands."""
+"""The C kernel of ``Concatenate`` (the other shape ops are in indexing_c.py), kept short on
+purpose: it is the worked example of docs/c_backend.md for a new op kernel. A shape body
+checks the inputs and writes the output shape; a run body works on ``sg_array`` operands."""
 
 from __future__ import annotations
 
