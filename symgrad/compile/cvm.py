@@ -236,6 +236,15 @@ def _warn_uncompiled(kernels: list[Kernel], exc: CCompileError) -> None:
     warnings.warn(f"mode 'c': kernel {names} does not compile; it runs through NumPy:\n{exc}", stacklevel=4)
 
 
+def _address(from_buffer: Any, cast: Any, a: np.ndarray) -> Any:
+    """A C pointer to ``a``'s first element: ``from_buffer`` for a C-contiguous array (fast),
+    else the address of its first element (a strided, transposed or reversed view)."""
+    try:
+        return from_buffer(a)
+    except ValueError:
+        return cast("char *", a.ctypes.data)
+
+
 # --- steps ---------------------------------------------------------------------------------------
 class PerformStep:
     """A node run by its NumPy ``perform``, checked exactly as mode 'py' does."""
@@ -297,10 +306,7 @@ class KernelStep:
         self.cast = library.ffi.cast
 
     def _pointer(self, a: np.ndarray) -> Any:
-        try:
-            return self.from_buffer(a)
-        except ValueError:  # not C-contiguous: the address of its first element
-            return self.cast("char *", a.ctypes.data)
+        return _address(self.from_buffer, self.cast, a)
 
     def run(self, values: list) -> None:
         args = [values[i] for i in self.ins]
@@ -451,10 +457,7 @@ class ElemwiseStep:
         values[self.out] = out
 
     def _pointer(self, a: np.ndarray) -> Any:
-        try:
-            return self.from_buffer(a)
-        except ValueError:
-            return self.cast("char *", a.ctypes.data)
+        return _address(self.from_buffer, self.cast, a)
 
     def _output(self, args: Sequence[np.ndarray], shape: tuple) -> np.ndarray:
         """A new array, or the marked input's buffer when its dtype and shape fit (the checks
