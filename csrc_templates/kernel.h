@@ -43,13 +43,21 @@ typedef struct {
     const int64_t *strides; /* in bytes; 0 on broadcast axes; may be negative */
 } sg_array;
 
-static int sg_threads = 1; /* set once per library by sg_set_num_threads */
+/* The thread count, set once per library by sg_set_num_threads. A library may be compiled as
+ * several translation units in parallel (symgrad/codegen/library.py): the first defines the
+ * count and its setter, the others (SG_SECONDARY_UNIT) refer to it. Hidden: each library has
+ * its own. */
+#ifndef SG_SECONDARY_UNIT
+__attribute__((visibility("hidden"))) int sg_threads = 1;
 
 int64_t sg_set_num_threads(int64_t n)
 {
     sg_threads = n < 1 ? 1 : (int)n;
     return sg_threads;
 }
+#else
+extern __attribute__((visibility("hidden"))) int sg_threads;
+#endif
 
 /* Threads only pay off past this much work (elements touched); below it a loop stays on one. */
 #define SG_PARALLEL_MIN 32768

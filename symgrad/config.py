@@ -27,6 +27,7 @@ class Config:
         "cc": lambda v: v is None or isinstance(v, str),
         "cache_dir": lambda v: isinstance(v, str) and os.path.isabs(v),
         "num_threads": lambda v: isinstance(v, int) and v >= 1,
+        "compile_jobs": lambda v: isinstance(v, int) and v >= 1,
     }
 
     def __init__(self, environ: dict[str, str]) -> None:
@@ -45,6 +46,11 @@ class Config:
         # Threads of large compiled loops (mode 'c'); default: the CPUs this process may use.
         object.__setattr__(
             self, "num_threads", _int_setting(environ, "SYMGRAD_NUM_THREADS", available_cpus())
+        )
+        # Compiler processes one library may run at once (its kernels split into that many
+        # translation units when they are big enough); default: the CPUs available.
+        object.__setattr__(
+            self, "compile_jobs", _int_setting(environ, "SYMGRAD_COMPILE_JOBS", available_cpus())
         )
         for name in self._validators:
             self._check(name, getattr(self, name))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -209,3 +210,38 @@ def test_extra_flags_make_another_entry():
     first = cbuild.build_library(ADD_SOURCE, ADD_CDEF)
     second = cbuild.build_library(ADD_SOURCE, ADD_CDEF, extra_flags=["-DSYMGRAD_TEST=1"])
     assert first.key != second.key and second.compile_seconds > 0
+
+
+@needs_cc
+def test_translation_units_compile_apart_and_link_into_one_library(fresh_cache):
+    first, second = ADD_SOURCE.split("void add_f32")
+    loaded = cbuild.build_library([first, "#include <stdint.h>\nvoid add_f32" + second], ADD_CDEF)
+    a, b = np.arange(5.0), np.ones(5)
+    np.testing.assert_array_equal(_call_add(loaded, a, b), a + b)
+    np.testing.assert_array_equal(_call_add(loaded, a.astype(np.float32), b.astype(np.float32)), a + b)
+    assert "translation unit 1" in loaded.source_path.read_text()
+    assert json.loads(loaded.path.with_name("meta.json").read_text())["units"] == 2
+
+
+@needs_cc
+def test_an_error_in_a_second_unit_names_its_line(fresh_cache):
+    broken = '#line 7 "csrc_templates/broken.c"\nint f(void) { return undefined_name; }\n'
+    with pytest.raises(cbuild.CCompileError) as info:
+        cbuild.build_library([ADD_SOURCE, broken], ADD_CDEF + "int f(void);")
+    assert "csrc_templates/broken.c:7" in str(info.value)
+    assert "undefined_name" in info.value.source_path.read_text()
+
+
+@needs_cc
+def test_a_big_function_is_split_into_units_that_share_the_thread_count(fresh_cache):
+    x = sg.matrix("x")
+    outputs = [sg.sum(sg.exp(x * k) + sg.sin(x + k), axis=k % 2) for k in range(1, 9)]
+    with sg.config.override(compile_jobs=2):
+        f = sg.function([x], outputs, mode="c")
+    meta = json.loads(f.vm.library.path.with_name("meta.json").read_text())
+    assert meta["units"] == 2
+    assert f.vm.library.lib.sg_set_num_threads(3) == 3
+    value = np.random.default_rng(0).normal(size=(300, 200))
+    g = sg.function([x], outputs, mode="py")
+    for got, want in zip(f(value), g(value)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -286,6 +286,7 @@ def prelude(vector_math: bool) -> str:
     parts.append(render(section("scalar_math.h", "helpers")))
     parts.append(render(section("elemwise.c", "runtime")))
     parts.append(render(section("kernel.h", "runtime")))
+    parts.append(render(section("elemwise.c", "driver")))
     return "\n".join(parts)
 
 
@@ -305,43 +306,27 @@ def _substitutions(code: ScalarCode, ins: list[str], outs: list[str]) -> dict[st
     names = [f"a{k}" for k in range(nin)] + [f"o{j}" for j in range(len(outs))]
     params = [f"const {ctype[k]} *restrict a{k}" for k in range(nin)]
     params += [f"{ctype[nin + j]} *restrict o{j}" for j in range(len(outs))]
-    typed = [f"(const {t} *)ptr[{k}]" for k, t in enumerate(ctype[:nin])]
-    typed += [f"({t} *)ptr[{nin + j}]" for j, t in enumerate(ctype[nin:])]
-    indent = " " * 12
-    buffers = [f"    {t} buf{k}[SG_BLOCK];" for k, t in enumerate(ctype)]
-    buffers += [
-        f"    if (!unit[{k}] && step[{k}] == 0)\n"
-        f"        for (int64_t i = 0; i < (n < SG_BLOCK ? n : SG_BLOCK); i++) buf{k}[i] = *{typed[k]};"
-        for k in range(nin)
-    ]
-    gather = [
-        f"        if (!unit[{k}] && step[{k}] != 0)\n"
-        f"            for (int64_t i = 0; i < len; i++) buf{k}[i] = *(const {ctype[k]} *)(ptr[{k}] + (off + i) * step[{k}]);"
-        for k in range(nin)
-    ]
-    scatter = [
-        f"        if (!unit[{k}])\n"
-        f"            for (int64_t i = 0; i < len; i++) *({ctype[k]} *)(ptr[{k}] + (off + i) * step[{k}]) = buf{k}[i];"
-        for k in range(nin, len(ops))
-    ]
+    decls = [f"    const {t} *const a{k} = (const {t} *)ptr[{k}];" for k, t in enumerate(ctype[:nin])]
+    decls += [f"    {t} *const o{j} = ({t} *)ptr[{nin + j}];" for j, t in enumerate(ctype[nin:])]
+    decls += [f"    {t} t{n}[SG_VLEN];" for t, n in zip(ctype, names)]
+    const = ["const " if k < nin else "" for k in range(len(ops))]
+    indent = " " * 16
     return {
         "BLOCK_PARAMS": ", ".join(params),
         "BLOCK_BODY": _element(
             code, [f"a{k}[i]" for k in range(nin)], [f"o{j}[i]" for j in range(len(outs))], ins, outs
         ),
-        "CONTIGUOUS_PARAMS": ", ".join(params),
-        "BLOCK_ARGS": ", ".join(f"{n} + i" for n in names),
-        "TAIL_DECLS": "\n".join(f"        {t} t{n}[SG_VLEN];" for t, n in zip(ctype, names)),
+        "CONTIGUOUS_DECLS": "\n".join(decls),
+        "BLOCK_POINTERS": "\n".join(
+            f"        {c}{t} *b{n} = {n} + i;" for c, t, n in zip(const, ctype, names)
+        ),
         "TAIL_GATHER": "\n".join(f"{indent}ta{k}[j] = a{k}[from];" for k in range(nin)),
-        "TAIL_ARGS": ", ".join(f"t{n}" for n in names),
+        "TAIL_POINTERS": "\n".join(f"            b{n} = t{n};" for n in names),
+        "BLOCK_ARGS": ", ".join(f"b{n}" for n in names),
         "TAIL_SCATTER": "\n".join(f"{indent}o{j}[i + j] = to{j}[j];" for j in range(len(outs))),
         "NOPS": str(len(ops)),
+        "NIN": str(nin),
         "ITEMSIZES": ", ".join(str(np.dtype(d).itemsize) for d in ops),
-        "ROW_ARGS_FULL": ", ".join(typed),
-        "ROW_BUFFERS": "\n".join(buffers),
-        "ROW_GATHER": "\n".join(gather),
-        "ROW_ARGS_BLOCK": ", ".join(f"unit[{k}] ? {typed[k]} + off : buf{k}" for k in range(len(ops))),
-        "ROW_SCATTER": "\n".join(scatter),
     }
 
 

@@ -48,6 +48,7 @@ LINK_FLAGS = ("-lm",)
 STRICT_LINK_FLAG = "-Wl,-z,defs"  # undefined symbols fail at link time instead of at dlopen
 COMPILER_CANDIDATES = ("cc", "gcc", "clang")
 CACHE_FORMAT = 1
+UNIT_MARK = "/* ==== translation unit {} (compiled separately) ==== */"
 ERROR_LINES = 20
 
 PROBE_SOURCE = "#include <math.h>\nint symgrad_probe(double x) { return (int)sqrt(x); }\n"
@@ -296,12 +297,29 @@ _LOADED: dict[tuple[Path, str], LoadedLibrary] = {}
 
 
 def _build_in(
-    workdir: Path, *, info: CompilerInfo, flags: tuple, link_flags: tuple, failed_dir: Path, name_hint: str
+    workdir: Path,
+    *,
+    info: CompilerInfo,
+    flags: tuple,
+    link_flags: tuple,
+    failed_dir: Path,
+    name_hint: str,
+    units: Sequence[str] = (),
 ) -> dict:
-    """The cache's build step: compile workdir/source.c into workdir/lib.so."""
-    result = _invoke(_compile_command(info.command, flags, link_flags), workdir)
-    if result.returncode != 0:
-        raise _compile_error(result, workdir, failed_dir, name_hint)
+    """The cache's build step: compile workdir/source.c into workdir/lib.so; with ``units``
+    (several translation units), compile each to an object file, all at once, then link."""
+    if len(units) <= 1:
+        result = _invoke(_compile_command(info.command, flags, link_flags), workdir)
+        if result.returncode != 0:
+            raise _compile_error(result, workdir, failed_dir, name_hint)
+    else:
+        objects = _compile_units(
+            units, workdir, info=info, flags=flags, failed_dir=failed_dir, name_hint=name_hint
+        )
+        argv = [*info.command, *flags, "-o", cache.LIB_NAME, *objects, *link_flags]
+        result = _invoke(argv, workdir)
+        if result.returncode != 0:
+            raise _compile_error(result, workdir, failed_dir, name_hint)
     return {
         "name_hint": name_hint,
         "compiler": info.path,
@@ -309,7 +327,39 @@ def _build_in(
         "flags": list(flags),
         "link_flags": list(link_flags),
         "cpu": info.cpu if _uses_native_cpu(flags) else "",
+        "units": max(1, len(units)),
     }
+
+
+def _compile_units(
+    units: Sequence[str], workdir: Path, *, info: CompilerInfo, flags: tuple, failed_dir: Path, name_hint: str
+) -> list[str]:
+    """Run one compiler process per unit, all at once; the first failure is raised like a
+    one-unit build's (its source kept as source.c of the failed folder)."""
+    env = {**os.environ, "LC_ALL": "C"}
+    running = []
+    for k, text in enumerate(units):
+        (workdir / f"unit{k}.c").write_text(text)
+        argv = [*info.command, *flags, "-c", "-o", f"unit{k}.o", f"unit{k}.c"]
+        try:
+            process = subprocess.Popen(
+                argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        except OSError as exc:
+            raise _compile_error(
+                subprocess.CompletedProcess(argv, 127, "", str(exc)), workdir, failed_dir, name_hint
+            ) from exc
+        running.append((k, argv, process))
+    failure = None
+    for k, argv, process in running:
+        out, err = process.communicate()
+        if process.returncode != 0 and failure is None:
+            failure = (k, subprocess.CompletedProcess(argv, process.returncode, out, err))
+    if failure is not None:
+        k, result = failure
+        shutil.copyfile(workdir / f"unit{k}.c", workdir / cache.SOURCE_NAME)
+        raise _compile_error(result, workdir, failed_dir, name_hint)
+    return [f"unit{k}.o" for k in range(len(units))]
 
 
 def _declared_ffi(cdef: str, name_hint: str) -> cffi.FFI:
@@ -331,7 +381,7 @@ def _check_exports(lib: Any, path: Path) -> None:
 
 
 def build_library(
-    source: str,
+    source: str | Sequence[str],
     cdef: str,
     *,
     name_hint: str = "",
@@ -340,12 +390,19 @@ def build_library(
 ) -> LoadedLibrary:
     """Compile ``source`` (or reuse the cached build) and load it with ``cdef`` declared.
 
-    A second call with the same arguments in one process returns the loaded library at once.
+    ``source`` may be a list of translation units (``library_units``): they are compiled in
+    parallel and linked into one library; the cache entry's source.c holds them all. A second call with the same arguments in one process returns the loaded library at once.
     Raises ``CCompileError`` when there is no compiler or the source does not compile.
     """
     info = compiler_info()
     flags = (*info.flags, *extra_flags)
     link_flags = (*extra_link_flags, *info.link_flags)  # libraries after the source, before -lm
+    units = (source,) if isinstance(source, str) else tuple(source)
+    source = (
+        units[0]
+        if len(units) == 1
+        else "".join(f"{UNIT_MARK.format(k)}\n{text}\n" for k, text in enumerate(units))
+    )
     key = cache_key(source, cdef, flags, info, link_flags)
     root = cache.cache_root()
     known = _LOADED.get((root, key))
@@ -354,7 +411,13 @@ def build_library(
     ffi = _declared_ffi(cdef, name_hint)
     failed_dir = cache.failed_dir(root, key)
     build = functools.partial(
-        _build_in, info=info, flags=flags, link_flags=link_flags, failed_dir=failed_dir, name_hint=name_hint
+        _build_in,
+        info=info,
+        flags=flags,
+        link_flags=link_flags,
+        failed_dir=failed_dir,
+        name_hint=name_hint,
+        units=units if len(units) > 1 else (),
     )
     try:
         lib, entry, seconds = cache.load_or_build(root, key, source, build, lambda p: ffi.dlopen(str(p)))

@@ -6,7 +6,8 @@ kernel (symgrad/codegen/kernels.py: ``_shape``, then ``_run`` into outputs alloc
 ``KernelStep``); ``DimShuffle`` and ``Reshape`` are NumPy views (``ViewStep``); only user ops
 without C (and kernels that failed to compile) run their ``perform`` (``PerformStep``, listed
 in ``vm.python_nodes``). All kernels of one function are compiled into ONE library through
-the compile cache (symgrad/compile/cbuild.py).
+the compile cache (symgrad/compile/cbuild.py), split into translation units that compile in
+parallel when there are many.
 
 The program is a flat list of steps; a step reads its input cells and writes its output cells
 (``step.run(values)``). Design notes and measurements: docs/c_backend.md, "Mode 'c'".
@@ -28,7 +29,7 @@ import numpy as np
 
 from symgrad.codegen.elemwise_c import CTYPES, ElemwiseKernel, render_elemwise
 from symgrad.codegen.kernels import ERR_NOMEM, ERR_OVERFLOW, OpKernel, op_kernel_for
-from symgrad.codegen.library import Kernel, library_cdef, library_flags, library_source
+from symgrad.codegen.library import Kernel, library_cdef, library_flags, library_units
 from symgrad.compile.cbuild import CCompileError, LoadedLibrary, build_library, compiler_info
 from symgrad.compile.vm import perform, schedule
 from symgrad.config import config, prefer_sleeping_openmp_threads
@@ -64,10 +65,11 @@ class CVM:
         self.output_cells = plan.output_cells
         self.n_cells = plan.n_cells
         self._initial_constants = dict(self.constants)
+        rendered: dict = {}  # equal elementwise nodes (a long chain's steps) render once
         kernels = {
             node: k
             for node in nodes
-            if type(node.op) not in VIEW_OPS and (k := _kernel_for(node)) is not None
+            if type(node.op) not in VIEW_OPS and (k := _kernel_for(node, rendered)) is not None
         }
         self.libraries, funcs = _build(list(kernels.values()), name or "function")
         self.library = self.libraries[0] if self.libraries else None  # one unless a build failed
@@ -143,8 +145,14 @@ def _native(array: Any, var: Variable) -> np.ndarray:
 
 
 # --- building ----------------------------------------------------------------------------------
-def _kernel_for(node: Apply) -> Kernel | None:
-    """The C kernel of a node, or None when it must run through ``perform``."""
+def _kernel_for(node: Apply, rendered: dict | None = None) -> Kernel | None:
+    """The C kernel of a node, or None when it must run through ``perform``. ``rendered``
+    remembers elementwise kernels by (scalar op, dtypes) within one build."""
+    if rendered is not None and type(node.op) is Elemwise:
+        key = (node.op.scalar_op, *(v.dtype for v in (*node.inputs, *node.outputs)), node.outputs[0].ndim)
+        if key not in rendered:
+            rendered[key] = _kernel_for(node)
+        return rendered[key]
     if type(node.op) is not Elemwise:
         try:
             return op_kernel_for(node)
@@ -210,7 +218,7 @@ def _load(kernels: list[Kernel], name: str) -> LoadedLibrary:
         prefer_sleeping_openmp_threads()
         _pin_openmp_runtime()
     library = build_library(
-        library_source(kernels, vector_math=compiler_info().libmvec),
+        library_units(kernels, config.compile_jobs, vector_math=compiler_info().libmvec),
         library_cdef(kernels),
         name_hint=name,
         extra_flags=flags,
