@@ -6,7 +6,7 @@ and registry of op kernels (every other op), whose families register themselves 
 below; ``library`` puts a function's kernels into one C source.
 """
 
-from symgrad.codegen import blas_c, indexing_c, nn_c, reduce_c, shape_c  # noqa: F401  (register op kernels)
+from symgrad.codegen import blas_c, indexing_c, nn_c, reduce_c, shape_c, user_c  # noqa: F401  (register op kernels)
 from symgrad.codegen.elemwise_c import ElemwiseKernel, render_elemwise
 from symgrad.codegen.kernels import OpKernel, c_kernel, op_kernel, op_kernel_for
 from symgrad.codegen.library import library_cdef, library_flags, library_source

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from symgrad.codegen.templates import render, section
-from symgrad.graph.basic import Apply
+from symgrad.graph.basic import Apply, Op
 from symgrad.graph.errors import GraphValueError, IndexingError, ShapeError
 from symgrad.graph.types import C_TYPES
 
@@ -139,8 +139,9 @@ def c_kernel(*op_types: type) -> Callable[[KernelBuilder], KernelBuilder]:
 
 
 def op_kernel_for(node: Apply) -> OpKernel | None:
-    """The registered kernel of ``node`` (exact op class), or None."""
-    builder = C_KERNELS.get(type(node.op))
+    """The registered kernel of ``node`` (exact op class), else the one registered for the base
+    class ``Op`` (user ops with C hooks, symgrad/codegen/user_c.py), or None."""
+    builder = C_KERNELS.get(type(node.op)) or C_KERNELS.get(Op)
     return builder(node) if builder is not None else None
 
 

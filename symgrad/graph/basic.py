@@ -176,6 +176,13 @@ class Op:
     ``__props__`` names the attributes that define equality and hashing. Subclasses
     implement ``make_node`` (type rule and input validation), ``perform`` (NumPy), and
     optionally ``grad``/``L_op`` (symbolic gradient) and ``infer_shape``.
+
+    Optional C for mode 'c' (docs/custom_ops.md; none defined here, so an op without them runs
+    its ``perform``): ``c_code(node, name, inputs, outputs, sub)`` with ``c_shape_code(node,
+    name, inputs, output_shapes, sub)`` or ``c_same_shape = True``, plus ``c_support_code(node,
+    name)``, ``c_headers()``, ``c_header_dirs()``, ``c_compile_args()``, ``c_libraries()``,
+    ``c_lib_dirs()``, ``c_code_cache_version()``; or ``c_template`` (a file with sections
+    ``support``, ``shape``, ``run``) and ``c_template_vars(node, name)``.
     """
 
     __props__: tuple[str, ...] = ()
