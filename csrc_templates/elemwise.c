@@ -228,4 +228,16 @@ int64_t @NAME@(int64_t ndim, const int64_t *shape, char *const *data, const int6
     static const int64_t itemsize[@NOPS@] = { @ITEMSIZES@ };
     return sg_elemwise_drive(@NAME@_contiguous, @NOPS@, @NIN@, itemsize, @PARALLEL_MIN@, ndim, shape, data, strides);
 }
+
+/* The call of the common case with scalar arguments (cheaper to pass from Python than
+ * arrays): n elements of C-contiguous operands of one shape, except the inputs whose bit is
+ * set in `scalars` (0-d: read as broadcast). */
+int64_t @NAME@_flat(int64_t n, int64_t scalars, @FLAT_PARAMS@)
+{
+    char *const data[@NOPS@] = { @FLAT_ARGS@ };
+    static const int64_t itemsize[@NOPS@] = { @ITEMSIZES@ };
+    int64_t step[@NOPS@];
+    for (int64_t k = 0; k < @NOPS@; k++) step[k] = k < @NIN@ && k < 63 && (scalars >> k) & 1 ? 0 : itemsize[k];
+    return sg_elemwise_drive(@NAME@_contiguous, @NOPS@, @NIN@, itemsize, @PARALLEL_MIN@, 1, &n, data, step);
+}
 /* endsection */

@@ -420,3 +420,28 @@ def test_a_process_with_spinning_openmp_threads_exits_cleanly(tmp_path):
             [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120
         )
         assert child.returncode == 0 and child.stdout.strip() == "done", child.stderr[-2000:]
+
+
+def test_the_call_program_inlines_elementwise_steps_and_falls_back_on_strided_operands():
+    x, m = sg.vector("x"), sg.matrix("m")
+    f = sg.function([x, m], [sg.exp(x) * 2.0 + 1.0, sg.sum(m, axis=0) + x], mode="c")
+    g = sg.function([x, m], [sg.exp(x) * 2.0 + 1.0, sg.sum(m, axis=0) + x], mode="py")
+    assert "flat_" in f.vm.source and "compiled_graph" in f.vm.source
+    a, b = rng(1).normal(size=6), rng(2).normal(size=(4, 6))
+    for args in [(a, b), (a[::-1], b[:, ::-1]), (a.astype(np.float32), np.asfortranarray(b)), (list(a), b)]:
+        for got, want in zip(f(*args), g(*args)):
+            np.testing.assert_allclose(got, want, rtol=1e-13)
+    with pytest.raises(sg.ShapeError, match="add"):
+        f(a[:5], b)  # the inlined path checks that the operands have one shape
+    with pytest.raises(TypeError, match="input 0"):
+        f(np.zeros((2, 2)), b)  # the argument checks of sg.function, in the program
+
+
+def test_outputs_that_may_share_memory_are_still_copied():
+    x = sg.matrix("x")
+    f = sg.function([x], [x.T, x, x * 2.0, x * 2.0], mode="c")
+    assert not f.vm.fresh_outputs
+    a = rng(3).normal(size=(3, 4))
+    t, same, y, z = f(a)
+    assert not np.shares_memory(t, a) and same is not a and not np.shares_memory(y, z)
+    assert sg.function([x], x * 2.0, mode="c").vm.fresh_outputs

@@ -326,6 +326,8 @@ def _substitutions(code: ScalarCode, ins: list[str], outs: list[str]) -> dict[st
         "TAIL_SCATTER": "\n".join(f"{indent}o{j}[i + j] = to{j}[j];" for j in range(len(outs))),
         "NOPS": str(len(ops)),
         "NIN": str(nin),
+        "FLAT_PARAMS": ", ".join(f"char *p{k}" for k in range(len(ops))),
+        "FLAT_ARGS": ", ".join(f"p{k}" for k in range(len(ops))),
         "ITEMSIZES": ", ".join(str(np.dtype(d).itemsize) for d in ops),
     }
 
@@ -368,7 +370,10 @@ def render_elemwise(
     name = f"sg_elemwise_{digest}"
     return ElemwiseKernel(
         name=name,
-        cdef=f"int64_t {name}(int64_t ndim, const int64_t *shape, char *const *data, const int64_t *strides);",
+        cdef=(
+            f"int64_t {name}(int64_t ndim, const int64_t *shape, char *const *data, const int64_t *strides);\n"
+            f"int64_t {name}_flat(int64_t n, int64_t scalars, {', '.join(['char *'] * (len(ins) + len(outs)))});"
+        ),
         code=render(kernel, {**subs, "NAME": name}),
         prelude=prelude(vector_math),
         libraries=("mvec", "m") if vector_math else ("m",),

@@ -68,6 +68,38 @@ def library_units(kernels: Sequence[Kernel], jobs: int, *, vector_math: bool | N
     return [sources[0], *(SECONDARY_UNIT + source for source in sources[1:])]
 
 
+# What mode 'c' declares to cffi: the thread setter and one table of every exported function.
+# Parsing a cdef with cffi costs about 2 ms per declared function (pycparser), 0.15 s for a
+# training step's kernels; the table's few pointer types are parsed once per process.
+TABLE_NAME = "sg_kernel_table"
+ELEMWISE_SIGNATURE = "int64_t(*)(int64_t, const int64_t *, char *const *, const int64_t *)"
+OP_SIGNATURE = "int64_t(*)(char *const *, const int64_t *, const int64_t *, int64_t *)"
+
+
+def kernel_entries(kernel: Kernel) -> list[tuple[str, str]]:
+    """(C name, cffi function pointer type) of each function ``kernel`` exports."""
+    if isinstance(kernel, OpKernel):
+        return [(kernel.name + "_shape", OP_SIGNATURE), (kernel.name + "_run", OP_SIGNATURE)]
+    nops = len(kernel.input_dtypes) + len(kernel.output_dtypes)
+    flat = f"int64_t(*)(int64_t, int64_t{', char *' * nops})"
+    return [(kernel.name, ELEMWISE_SIGNATURE), (kernel.name + "_flat", flat)]
+
+
+def table_source(kernels: Sequence[Kernel]) -> str:
+    """C that defines the table (prototypes first: it may sit in another translation unit
+    than the kernels), in the order of ``_unique(kernels)``, two entries per kernel."""
+    unique = _unique(kernels)
+    names = [name for k in unique for name, _ in kernel_entries(k)]
+    entries = ", ".join(f"(void *){name}" for name in names) or "0"
+    return "\n".join([*(k.cdef for k in unique), f"void *const {TABLE_NAME}[] = {{ {entries} }};", ""])
+
+
+def table_cdef(kernels: Sequence[Kernel]) -> str:
+    """The cffi declarations that go with ``table_source``."""
+    count = max(1, sum(len(kernel_entries(k)) for k in _unique(kernels)))
+    return f"{THREADS_CDEF}\nextern void *const {TABLE_NAME}[{count}];"
+
+
 def library_cdef(kernels: Sequence[Kernel]) -> str:
     """The cffi declarations of every kernel, plus the thread-count setter."""
     return "\n".join(dict.fromkeys([THREADS_CDEF, *(k.cdef for k in kernels)]))

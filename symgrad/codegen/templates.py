@@ -71,27 +71,53 @@ def render(sec: Section, substitutions: Mapping[str, str] | None = None) -> str:
     """The section with placeholders filled in, and ``#line`` directives.
 
     A placeholder alone on its line takes any number of lines; one inside a line takes a
-    single line (so the template's numbering stays true).
+    single line (so the template's numbering stays true). Results are memoized: a function's
+    kernels render the same helper sections again and again.
     """
-    subs = dict(substitutions or {})
+    return _render(sec, tuple(sorted((substitutions or {}).items())))
+
+
+@functools.lru_cache(maxsize=4096)
+def _render(sec: Section, items: tuple[tuple[str, str], ...]) -> str:
+    subs = dict(items)
     used = set()
     out = [_line_directive(sec.first_line, sec.display_name)]
-    for offset, line in enumerate(sec.text.splitlines()):
-        lineno = sec.first_line + offset
-        alone = PLACEHOLDER_RE.fullmatch(line.strip())
-        if alone:
-            key = alone.group(1)
-            block = _lookup(subs, key, sec, lineno)
-            used.add(key)
-            out.append(_line_directive(1, f"@{key}@ (generated, {sec.display_name}:{lineno})"))
+    for kind, text, lineno in _pieces(sec):
+        if kind == "text":
+            out.append(text)
+        elif kind == "block":
+            block = _lookup(subs, text, sec, lineno)
+            used.add(text)
+            out.append(_line_directive(1, f"@{text}@ (generated, {sec.display_name}:{lineno})"))
             out.extend(block.splitlines())
             out.append(_line_directive(lineno + 1, sec.display_name))
-            continue
-        out.append(PLACEHOLDER_RE.sub(lambda m, n=lineno: _inline(subs, m.group(1), sec, n, used), line))
+        else:
+            out.append(PLACEHOLDER_RE.sub(lambda m, n=lineno: _inline(subs, m.group(1), sec, n, used), text))
     unused = set(subs) - used
     if unused:
         raise ValueError(f"{sec.display_name} section {sec.name!r} has no placeholder {sorted(unused)}")
     return "\n".join(out) + "\n"
+
+
+@functools.cache
+def _pieces(sec: Section) -> tuple[tuple[str, str, int], ...]:
+    """The section as ("text", lines without placeholders, first line), ("block", key, line)
+    and ("inline", line, line) pieces: the scan ``render`` would otherwise repeat per call."""
+    pieces: list[tuple[str, str, int]] = []
+    static: list[str] = []
+    for offset, line in enumerate(sec.text.splitlines()):
+        lineno = sec.first_line + offset
+        alone = PLACEHOLDER_RE.fullmatch(line.strip())
+        if alone is None and PLACEHOLDER_RE.search(line) is None:
+            static.append(line)
+            continue
+        if static:
+            pieces.append(("text", "\n".join(static), lineno - len(static)))
+            static = []
+        pieces.append(("block", alone.group(1), lineno) if alone else ("inline", line, lineno))
+    if static:
+        pieces.append(("text", "\n".join(static), 0))
+    return tuple(pieces)
 
 
 def _lookup(subs: Mapping[str, str], key: str, sec: Section, lineno: int) -> str:

@@ -21,7 +21,7 @@ import functools
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -29,8 +29,16 @@ import numpy as np
 
 from symgrad.codegen.elemwise_c import CTYPES, ElemwiseKernel, render_elemwise
 from symgrad.codegen.kernels import ERR_NOMEM, ERR_OVERFLOW, OpKernel, op_kernel_for
-from symgrad.codegen.library import Kernel, library_cdef, library_flags, library_units
+from symgrad.codegen.library import (
+    Kernel,
+    kernel_entries,
+    library_flags,
+    library_units,
+    table_cdef,
+    table_source,
+)
 from symgrad.compile.cbuild import CCompileError, LoadedLibrary, build_library, compiler_info
+from symgrad.compile.program import generate
 from symgrad.compile.vm import perform, schedule
 from symgrad.config import config, prefer_sleeping_openmp_threads
 from symgrad.graph.basic import Apply, Variable
@@ -54,8 +62,14 @@ class CVM:
     """Storage cells plus a flat program of steps (C kernels and ``perform`` calls)."""
 
     def __init__(
-        self, roots: Sequence[Variable], outputs: Sequence[Variable], name: str | None = None
+        self,
+        roots: Sequence[Variable],
+        outputs: Sequence[Variable],
+        name: str | None = None,
+        root_filters: Sequence[tuple[Callable[[Any], np.ndarray], bool] | None] | None = None,
     ) -> None:
+        """``root_filters``: per root, (the caller's argument check, whether every value goes
+        through it) or None; the program applies them (``sg.function``'s input checks)."""
         plan = schedule(roots, outputs)
         nodes = plan.nodes
         self.root_cells = plan.root_cells
@@ -95,27 +109,47 @@ class CVM:
         self._initial: list = [None] * self.n_cells  # every call starts from a copy
         for c, data in self.constants:
             self._initial[c] = data
-        self._plan = [(step.run, step.frees) for step in self.steps]
+        # Outputs that are always fresh arrays nothing else refers to (made by a C kernel into
+        # a new np.empty, each output once): the caller may take them without any check.
+        producers = {
+            c: step for step in self.steps for c in getattr(step, "outs", (getattr(step, "out", None),))
+        }
+        self.fresh_outputs = len(set(self.output_cells)) == len(self.output_cells) and all(
+            _writes_fresh(producers.get(c)) for c in self.output_cells
+        )
+        filters = list(root_filters or ())
+        filters += [None] * (len(self.root_cells) - len(filters))
+        self._filters = {c: f[0] for c, f in zip(self.root_cells, filters) if f is not None}
+        self.call_program, self.source = generate(
+            self.steps,
+            self.root_cells,
+            self.root_types,
+            self.constants,
+            self.output_cells,
+            self._checked_root,
+            [f is not None and f[1] for f in filters],
+        )
 
     def run(self, root_values: Sequence[np.ndarray], profile: bool = False) -> list[np.ndarray]:
+        if not profile:
+            return self.call_program(root_values)
         values = self._initial.copy()
         for c, v, (dtype, ndim) in zip(self.root_cells, root_values, self.root_types):
             if type(v) is not np.ndarray or v.dtype is not dtype or v.ndim != ndim or not v.flags.aligned:
                 v = self._checked_root(c, v)
             values[c] = v
-        if profile:
-            self._run_profiled(values)
-        else:
-            for run, frees in self._plan:
-                run(values)
-                for c in frees:
-                    values[c] = None
+        self._run_profiled(values)
         return [values[c] for c in self.output_cells]
 
     def _checked_root(self, c: int, value: Any) -> np.ndarray:
-        """A root value of another type (``trust_input=True`` callers): compiled kernels read
-        memory as the declared dtype, so it is converted when that is lossless, else refused."""
+        """A root value that is not an aligned array of the root's dtype: the caller's check
+        (``root_filters``) first, if any; then, as compiled kernels read memory as the
+        declared dtype, it is converted when that is lossless, else refused (what
+        ``trust_input=True`` callers get)."""
         var = self.roots[self.root_cells.index(c)]
+        check = self._filters.get(c)
+        if check is not None:
+            value = check(value)
         array = np.asarray(value)
         if array.ndim != var.ndim or not np.can_cast(array.dtype, var.dtype, "same_kind"):
             raise GraphTypeError(
@@ -132,6 +166,11 @@ class CVM:
             for c in step.frees:
                 values[c] = None
         self.node_calls += 1
+
+
+def _writes_fresh(step: Any) -> bool:
+    """Does ``step`` always write its outputs into new arrays (never an input's memory)?"""
+    return type(step) is KernelStep or (type(step) is ElemwiseStep and step.inplace is None)
 
 
 def _native(array: Any, var: Variable) -> np.ndarray:
@@ -181,7 +220,7 @@ def _build(kernels: list[Kernel], name: str) -> tuple[list[LoadedLibrary], dict[
         return [], {}
     try:
         library = _load(kernels, name)
-        return [library], {k.name: _entry(library, k) for k in kernels}
+        return [library], _entries(library, kernels)
     except CCompileError as exc:
         if len(kernels) == 1:
             _warn_uncompiled(kernels, exc)
@@ -194,7 +233,7 @@ def _build(kernels: list[Kernel], name: str) -> tuple[list[LoadedLibrary], dict[
             _warn_uncompiled([kernel], exc)
             continue
         libraries.append(library)
-        funcs[kernel.name] = _entry(library, kernel)
+        funcs.update(_entries(library, [kernel]))
     if len(libraries) == len(funcs) == len({k.name for k in kernels}):
         warnings.warn(
             f"mode 'c': the kernels of {name!r} compile one by one but not together (two kernels "
@@ -204,11 +243,18 @@ def _build(kernels: list[Kernel], name: str) -> tuple[list[LoadedLibrary], dict[
     return libraries, funcs
 
 
-def _entry(library: LoadedLibrary, kernel: Kernel) -> tuple[Any, LoadedLibrary]:
-    if isinstance(kernel, OpKernel):
-        lib = library.lib
-        return (getattr(lib, kernel.name + "_shape"), getattr(lib, kernel.name + "_run")), library
-    return getattr(library.lib, kernel.name), library
+def _entries(library: LoadedLibrary, kernels: list[Kernel]) -> dict[str, tuple[tuple, LoadedLibrary]]:
+    """Per kernel name, (its exported functions as cffi function pointers, the library), read
+    from the library's table (``table_source``: two entries per kernel, in this order)."""
+    table, cast = library.lib.sg_kernel_table, library.ffi.cast
+    found, index = {}, 0
+    for kernel in {k.name: k for k in kernels}.values():
+        funcs = []
+        for _, signature in kernel_entries(kernel):
+            funcs.append(cast(signature, table[index]))
+            index += 1
+        found[kernel.name] = (tuple(funcs), library)
+    return found
 
 
 def _load(kernels: list[Kernel], name: str) -> LoadedLibrary:
@@ -217,9 +263,11 @@ def _load(kernels: list[Kernel], name: str) -> LoadedLibrary:
         flags, link_flags = ("-fopenmp", *flags), ("-fopenmp", *link_flags)
         prefer_sleeping_openmp_threads()
         _pin_openmp_runtime()
+    units = library_units(kernels, config.compile_jobs, vector_math=compiler_info().libmvec)
+    units[0] += table_source(kernels)
     library = build_library(
-        library_units(kernels, config.compile_jobs, vector_math=compiler_info().libmvec),
-        library_cdef(kernels),
+        units,
+        table_cdef(kernels),
         name_hint=name,
         extra_flags=flags,
         extra_link_flags=link_flags,
@@ -254,6 +302,11 @@ def _address(from_buffer: Any, cast: Any, a: np.ndarray) -> Any:
 
 
 # --- steps ---------------------------------------------------------------------------------------
+def _call_source(step: Any, k: int, args: list[str], outs: list[str]) -> tuple[list[str], dict]:
+    """The program line of a step that returns a list of outputs from ``step.call``."""
+    return [f"{', '.join(outs)}, = step_{k}.call({', '.join(args)})"], {f"step_{k}": step}
+
+
 class PerformStep:
     """A node run by its NumPy ``perform``, checked exactly as mode 'py' does."""
 
@@ -263,10 +316,16 @@ class PerformStep:
         self.node, self.ins, self.outs = node, tuple(ins), tuple(outs)
         self.frees: tuple[int, ...] = ()
 
+    def source(self, k: int, args: list[str], outs: list[str]) -> tuple[list[str], dict]:
+        return _call_source(self, k, args, outs)
+
+    def call(self, *args: np.ndarray) -> list[np.ndarray]:
+        results = perform(self.node, list(args))
+        return [_native(out, var) for out, var in zip(results, self.node.outputs)]
+
     def run(self, values: list) -> None:
-        results = perform(self.node, [values[i] for i in self.ins])
-        for out, var, c in zip(results, self.node.outputs, self.outs):
-            values[c] = _native(out, var)
+        for c, out in zip(self.outs, self.call(*[values[i] for i in self.ins])):
+            values[c] = out
 
 
 class ViewStep(PerformStep):
@@ -317,7 +376,13 @@ class KernelStep:
         return _address(self.from_buffer, self.cast, a)
 
     def run(self, values: list) -> None:
-        args = [values[i] for i in self.ins]
+        for c, out in zip(self.outs, self.call(*[values[i] for i in self.ins])):
+            values[c] = out
+
+    def source(self, k: int, args: list[str], outs: list[str]) -> tuple[list[str], dict]:
+        return _call_source(self, k, args, outs)
+
+    def call(self, *args: np.ndarray) -> list[np.ndarray]:
         pointers = [self._pointer(a) for a in args]
         shapes: tuple = ()
         strides: tuple = ()
@@ -338,8 +403,7 @@ class KernelStep:
         code = self.run_fn(pointers, shapes, strides, meta_ptr)
         if code:
             self._fail(args, code, meta)
-        for c, out in zip(self.outs, outs):
-            values[c] = out
+        return outs
 
     def _fail(self, args: Sequence[np.ndarray], code: int, meta: np.ndarray) -> None:
         """The kernel refused the inputs before touching memory. The error raised is the one
@@ -383,6 +447,8 @@ class ElemwiseStep:
         "from_buffer",
         "cast",
         "fixed",
+        "flat",
+        "scalars",
     )
 
     def __init__(
@@ -390,12 +456,15 @@ class ElemwiseStep:
         node: Apply,
         ins: list[int],
         out: int,
-        func: Any,
+        funcs: tuple,
         library: LoadedLibrary,
         kernel: ElemwiseKernel,
         constants: dict[int, np.ndarray] | None = None,
     ) -> None:
-        self.node, self.ins, self.out, self.func, self.kernel = node, tuple(ins), out, func, kernel
+        self.node, self.ins, self.out, self.kernel = node, tuple(ins), out, kernel
+        # The general entry point (shape, pointer and stride arrays) and the scalar-argument
+        # one for C-contiguous operands: bit j of ``scalars`` = input j is 0-d.
+        self.func, self.flat = funcs
         self.frees: tuple[int, ...] = ()
         # itemgetter returns a bare value for one index: wrap it so ``args`` is always a tuple.
         self.fetch = itemgetter(*ins) if len(ins) > 1 else lambda values, i=ins[0]: (values[i],)
@@ -410,6 +479,7 @@ class ElemwiseStep:
         self.inplace = node.tag.get("inplace")
         self.from_buffer = library.ffi.from_buffer
         self.cast = library.ffi.cast
+        self.scalars = sum(1 << j for j, full in enumerate(self.full) if not full)
         # 0-d constants: their pointer is taken once (the CVM keeps the arrays alive).
         constants = constants or {}
         self.fixed = tuple(
@@ -417,9 +487,52 @@ class ElemwiseStep:
         )
 
     def run(self, values: list) -> None:
-        args = self.fetch(values)
+        values[self.out] = self.call(*self.fetch(values))
+
+    def source(self, k: int, args: list[str], outs: list[str]) -> tuple[list[str], dict]:
+        """The fast path of ``call`` inlined: inputs of one shape (and 0-d ones), a fresh
+        output, every operand C-contiguous, so one call of the kernel's scalar-argument entry
+        point ``_flat``. Anything else (a non-contiguous operand: ``from_buffer`` refuses it)
+        goes through ``call``."""
+        out, step = outs[0], f"step_{k}"
+        fallback = f"{out} = {step}.call({', '.join(args)})"
+        names: dict[str, Any] = {step: self}
+        if self.general or self.inplace is not None or self.scalars >= 1 << 63:
+            return [fallback], names
+        lead = args[self.lead]
+        pointers, same = [], []
+        for j, (a, full, fixed) in enumerate(zip(args, self.full, self.fixed)):
+            if fixed is not None:
+                names[f"fixed{j}_{k}"] = fixed
+                pointers.append(f"fixed{j}_{k}")
+                continue
+            pointers.append(f"from_buffer_{k}({a})")
+            if full and a != lead:
+                same.append(f"{a}.shape == shape")
+        names.update({f"from_buffer_{k}": self.from_buffer, f"flat_{k}": self.flat})
+        names.update({f"dtype_{k}": self.out_dtype, "empty": np.empty})
+        lines = [f"shape = {lead}.shape"]
+        if same:
+            lines.append(f"if {' and '.join(same)}:")
+        body = [
+            f"{out} = empty(shape, dtype_{k})",
+            "try:",
+            f"    code = flat_{k}({out}.size, {self.scalars}, {', '.join(pointers)}, from_buffer_{k}({out}))",
+            "except ValueError:  # a non-contiguous operand",
+            f"    {fallback}",
+            "else:",
+            "    if code:",
+            f"        {step}.fail(({', '.join(args)},), code)",
+        ]
+        indent = "    " if same else ""
+        lines += [indent + line for line in body]
+        if same:
+            lines += ["else:", f"    {fallback}"]
+        return lines, names
+
+    def call(self, *args: np.ndarray) -> np.ndarray:
         if self.general:
-            return self._run_broadcast(values, args)
+            return self._run_broadcast(args)
         shape = args[self.lead].shape
         strides = ()
         pointers = []
@@ -431,7 +544,7 @@ class ElemwiseStep:
                 continue
             if full:
                 if a.shape != shape:
-                    return self._run_broadcast(values, args)
+                    return self._run_broadcast(args)
                 strides += a.strides
             else:
                 strides += self.zeros
@@ -447,22 +560,21 @@ class ElemwiseStep:
             pointers.append(self._pointer(out))
         code = self.func(self.ndim, shape, pointers, strides + out.strides)
         if code:
-            raise ValueError(self._describe(args, self.kernel.error_message(code)))
-        values[self.out] = out
+            self.fail(args, code)
+        return out
 
-    def _run_broadcast(self, values: list, args: Sequence[np.ndarray]) -> None:
+    def _run_broadcast(self, args: Sequence[np.ndarray]) -> np.ndarray:
         shape, strides = self._broadcast(args)
-        self._call(values, args, shape, strides, [self._pointer(a) for a in args])
-
-    def _call(
-        self, values: list, args: Sequence[np.ndarray], shape: tuple, strides: tuple, pointers: list
-    ) -> None:
+        pointers = [self._pointer(a) for a in args]
         out = self._output(args, shape)
         pointers.append(self._pointer(out))
         code = self.func(self.ndim, shape, pointers, strides + out.strides)
         if code:
-            raise ValueError(self._describe(args, self.kernel.error_message(code)))
-        values[self.out] = out
+            self.fail(args, code)
+        return out
+
+    def fail(self, args: Sequence[np.ndarray], code: int) -> None:
+        raise ValueError(self._describe(args, self.kernel.error_message(code)))
 
     def _pointer(self, a: np.ndarray) -> Any:
         return _address(self.from_buffer, self.cast, a)

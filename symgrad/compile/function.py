@@ -58,7 +58,6 @@ class Function:
         exclude = tuple(opts["exclude"] or ()) + config.rewrite_exclude
         self.rewrites = rewrite_graph(self.fgraph, exclude).counts
         self.maker_outputs = self.fgraph.outputs
-        self.vm = make_vm(self.mode, self.inputs + self.shared, self.fgraph.outputs, name=self.name)
         self.allow_input_downcast = opts["allow_input_downcast"]
         self.trust_input = opts["trust_input"]
         self.profile_enabled = opts["profile"]
@@ -66,6 +65,16 @@ class Function:
         self._labels = [
             f"input {k} ({v.name!r})" if v.name else f"input {k}" for k, v in enumerate(self.inputs)
         ]
+        filters = None if self.trust_input else [self._input_filter(k) for k in range(len(self.inputs))]
+        self.vm = make_vm(self.mode, self.inputs + self.shared, self.fgraph.outputs, self.name, filters)
+        # Mode 'c' runs one generated program that checks the arguments itself (the fast path
+        # of ``__call__``); functions with state, and mode 'py', take ``_call``.
+        self._program = getattr(self.vm, "call_program", None)
+        self._fast_call = self._program is not None and not (
+            self.shared or self.updates or self.profile_enabled
+        )
+        self._fresh = getattr(self.vm, "fresh_outputs", False)
+        self._n_in = len(self.inputs)
         self._n_out = len(self.outputs)
         # Per input, what a value needs to skip ``filter``: exactly this dtype object and rank,
         # on an input without static lengths (those need the shape check of ``filter``).
@@ -74,8 +83,35 @@ class Function:
             for v in self.inputs
         )
 
+    def _input_filter(self, k: int) -> tuple[Any, bool]:
+        """(the check of input k's values, whether every value needs it: static lengths)."""
+        var = self.inputs[k]
+        label, downcast = self._labels[k], self.allow_input_downcast
+
+        def check(value: Any) -> np.ndarray:
+            return var.type.filter(value, name=label, allow_downcast=downcast)
+
+        return check, any(n is not None for n in var.type.shape)
+
     # -- calling ---------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs or not self._fast_call or len(args) != self._n_in:
+            return self._call(args, kwargs)
+        results = self._program(args)
+        if self._fresh:
+            return results[0] if self.single_output else results
+        if self.single_output:
+            out = results[0]
+            if out.base is None:
+                for value in args:
+                    if value is out:
+                        break
+                else:
+                    return out
+        return self._finish(results, args, [])
+
+    def _call(self, args: tuple, kwargs: dict) -> Any:
+        """Any call: keyword arguments, shared variables and updates, profiling, mode 'py'."""
         values = self._bind(args, kwargs) if kwargs or len(args) != len(self._fast) else list(args)
         if not self.trust_input:
             for k, (value, (dtype, ndim)) in enumerate(zip(values, self._fast)):

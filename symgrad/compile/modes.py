@@ -37,10 +37,17 @@ def available_mode(mode: str) -> str:
     return "py"
 
 
-def make_vm(mode: str, roots: Sequence[Variable], outputs: Sequence[Variable], name: str | None = None):
-    """The VM of an available mode (see ``available_mode``)."""
+def make_vm(
+    mode: str,
+    roots: Sequence[Variable],
+    outputs: Sequence[Variable],
+    name: str | None = None,
+    root_filters: Sequence | None = None,
+):
+    """The VM of an available mode (see ``available_mode``). A VM with a ``call_program``
+    attribute (mode 'c') checks its roots itself, with ``root_filters`` (see ``CVM``)."""
     if mode == "c":
-        return CVM(roots, outputs, name=name)
+        return CVM(roots, outputs, name=name, root_filters=root_filters)
     return VMS[mode](roots, outputs)
 
 
