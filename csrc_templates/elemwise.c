@@ -17,7 +17,7 @@
 /* Drops length-1 axes, puts a Fortran-ordered output's axes in C order, and merges axes that
  * every operand walks as one. dims/st get the result (st[k * SG_MAXDIM + d]). Returns the
  * number of axes left (at least 1), -1 for an empty array, -2 for too many axes. */
-static int64_t sg_prepare(int64_t ndim, const int64_t *shape, int64_t nops, const int64_t *strides,
+SG_LIGHT_OPT static int64_t sg_prepare(int64_t ndim, const int64_t *shape, int64_t nops, const int64_t *strides,
                           int64_t *dims, int64_t *st)
 {
     if (ndim > SG_MAXDIM) return -2;
@@ -69,7 +69,7 @@ static int64_t sg_prepare(int64_t ndim, const int64_t *shape, int64_t nops, cons
 typedef int64_t (*sg_contiguous_fn)(int64_t n, char *const *ptr);
 
 /* Copies n elements of `size` bytes between strided and unit-stride memory. */
-static inline void sg_gather(char *restrict dst, const char *restrict src, int64_t step, int64_t n, int64_t size)
+static void sg_gather(char *restrict dst, const char *restrict src, int64_t step, int64_t n, int64_t size)
 {
     switch (size) {
     case 8: for (int64_t i = 0; i < n; i++) memcpy(dst + 8 * i, src + i * step, 8); break;
@@ -80,7 +80,7 @@ static inline void sg_gather(char *restrict dst, const char *restrict src, int64
     }
 }
 
-static inline void sg_scatter(char *restrict dst, int64_t step, const char *restrict src, int64_t n, int64_t size)
+static void sg_scatter(char *restrict dst, int64_t step, const char *restrict src, int64_t n, int64_t size)
 {
     switch (size) {
     case 8: for (int64_t i = 0; i < n; i++) memcpy(dst + i * step, src + 8 * i, 8); break;
@@ -94,7 +94,7 @@ static inline void sg_scatter(char *restrict dst, int64_t step, const char *rest
 /* One row of n elements with any strides: unit-stride operands are used in place; others are
  * gathered into (inputs; zero-stride ones filled once) or scattered from (outputs) blocks of
  * SG_BLOCK elements, so the kernel's contiguous loop does all the arithmetic. */
-static int64_t sg_elemwise_row(sg_contiguous_fn run, int64_t nops, int64_t nin, const int64_t *itemsize,
+SG_LIGHT_OPT static int64_t sg_elemwise_row(sg_contiguous_fn run, int64_t nops, int64_t nin, const int64_t *itemsize,
                                int64_t n, char *const *ptr, const int64_t *step)
 {
     int unit[nops], all_unit = 1;
@@ -126,7 +126,7 @@ static int64_t sg_elemwise_row(sg_contiguous_fn run, int64_t nops, int64_t nin, 
 
 /* The exported function of every elementwise kernel: simplify the axes, then run the rows on
  * one thread or several (from `parallel_min` elements on). */
-static int64_t sg_elemwise_drive(sg_contiguous_fn run, int64_t nops, int64_t nin, const int64_t *itemsize,
+SG_LIGHT_OPT static int64_t sg_elemwise_drive(sg_contiguous_fn run, int64_t nops, int64_t nin, const int64_t *itemsize,
                                  int64_t parallel_min, int64_t ndim, const int64_t *shape,
                                  char *const *data, const int64_t *strides)
 {

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
+import cffi
 import numpy as np
 
 from symgrad.codegen.elemwise_c import CTYPES, ElemwiseKernel, render_elemwise
@@ -243,10 +244,15 @@ def _build(kernels: list[Kernel], name: str) -> tuple[list[LoadedLibrary], dict[
     return libraries, funcs
 
 
+# One FFI for the function pointer types of every library, so that each type string is parsed
+# once per process (cffi caches parsed types per FFI; the C types themselves are shared).
+_POINTER_TYPES = cffi.FFI()
+
+
 def _entries(library: LoadedLibrary, kernels: list[Kernel]) -> dict[str, tuple[tuple, LoadedLibrary]]:
     """Per kernel name, (its exported functions as cffi function pointers, the library), read
     from the library's table (``table_source``: two entries per kernel, in this order)."""
-    table, cast = library.lib.sg_kernel_table, library.ffi.cast
+    table, cast = library.lib.sg_kernel_table, _POINTER_TYPES.cast
     found, index = {}, 0
     for kernel in {k.name: k for k in kernels}.values():
         funcs = []
