@@ -20,7 +20,7 @@ import pytest
 from helpers import check_grad, rng
 
 import symgrad as sg
-from symgrad.compile import cvm
+from symgrad.compile import cvm, program
 from symgrad.compile.cbuild import compiler_available
 from symgrad.compile.cvm import CVM
 from symgrad.compile.modes import CompilerFallbackWarning
@@ -445,3 +445,13 @@ def test_outputs_that_may_share_memory_are_still_copied():
     t, same, y, z = f(a)
     assert not np.shares_memory(t, a) and same is not a and not np.shares_memory(y, z)
     assert sg.function([x], x * 2.0, mode="c").vm.fresh_outputs
+
+
+def test_a_program_of_many_steps_calls_them_without_inlining():
+    x = sg.vector("x")
+    outputs = [sg.exp(x * k) for k in range(program.INLINE_MAX_STEPS // 2 + 1)]
+    outputs += [sg.sin(x + k) for k in range(program.INLINE_MAX_STEPS // 2 + 1)]
+    f = sg.function([x], outputs, mode="c")
+    assert len(f.vm.steps) > program.INLINE_MAX_STEPS and "flat_" not in f.vm.source
+    a = np.linspace(-1, 1, 7)
+    np.testing.assert_allclose(f(a)[-1], np.sin(a + program.INLINE_MAX_STEPS // 2), rtol=1e-15)

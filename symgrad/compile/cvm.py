@@ -322,7 +322,7 @@ class PerformStep:
         self.node, self.ins, self.outs = node, tuple(ins), tuple(outs)
         self.frees: tuple[int, ...] = ()
 
-    def source(self, k: int, args: list[str], outs: list[str]) -> tuple[list[str], dict]:
+    def source(self, k: int, args: list[str], outs: list[str], inline: bool = True) -> tuple[list[str], dict]:
         return _call_source(self, k, args, outs)
 
     def call(self, *args: np.ndarray) -> list[np.ndarray]:
@@ -385,7 +385,7 @@ class KernelStep:
         for c, out in zip(self.outs, self.call(*[values[i] for i in self.ins])):
             values[c] = out
 
-    def source(self, k: int, args: list[str], outs: list[str]) -> tuple[list[str], dict]:
+    def source(self, k: int, args: list[str], outs: list[str], inline: bool = True) -> tuple[list[str], dict]:
         return _call_source(self, k, args, outs)
 
     def call(self, *args: np.ndarray) -> list[np.ndarray]:
@@ -495,7 +495,7 @@ class ElemwiseStep:
     def run(self, values: list) -> None:
         values[self.out] = self.call(*self.fetch(values))
 
-    def source(self, k: int, args: list[str], outs: list[str]) -> tuple[list[str], dict]:
+    def source(self, k: int, args: list[str], outs: list[str], inline: bool = True) -> tuple[list[str], dict]:
         """The fast path of ``call`` inlined: inputs of one shape (and 0-d ones), a fresh
         output, every operand C-contiguous, so one call of the kernel's scalar-argument entry
         point ``_flat``. Anything else (a non-contiguous operand: ``from_buffer`` refuses it)
@@ -503,7 +503,7 @@ class ElemwiseStep:
         out, step = outs[0], f"step_{k}"
         fallback = f"{out} = {step}.call({', '.join(args)})"
         names: dict[str, Any] = {step: self}
-        if self.general or self.inplace is not None or self.scalars >= 1 << 63:
+        if not inline or self.general or self.inplace is not None or self.scalars >= 1 << 63:
             return [fallback], names
         lead = args[self.lead]
         pointers, same = [], []
