@@ -141,7 +141,7 @@ SG_LIGHT_OPT static int64_t sg_elemwise_drive(sg_contiguous_fn run, int64_t nops
     const int threads = sg_threads > 1 && rows * n >= parallel_min ? sg_threads : 1;
     int64_t sg_err = 0;
     if (threads > 1 && rows == 1) { /* one long row: contiguous chunks, one per thread */
-        const int64_t chunk = (n / threads + SG_VLEN - 1) / SG_VLEN * SG_VLEN;
+        const int64_t chunk = ((n + threads - 1) / threads + SG_VLEN - 1) / SG_VLEN * SG_VLEN;
         #pragma omp parallel for num_threads(threads) reduction(|:sg_err) schedule(static)
         for (int64_t t = 0; t < threads; t++) {
             const int64_t off = t * chunk, len = off >= n ? 0 : (n - off < chunk ? n - off : chunk);

@@ -455,3 +455,14 @@ def test_a_program_of_many_steps_calls_them_without_inlining():
     assert len(f.vm.steps) > program.INLINE_MAX_STEPS and "flat_" not in f.vm.source
     a = np.linspace(-1, 1, 7)
     np.testing.assert_allclose(f(a)[-1], np.sin(a + program.INLINE_MAX_STEPS // 2), rtol=1e-15)
+
+
+@pytest.mark.parametrize("n", [300001, 300007, 2 * 16 * 9375 + 1])
+def test_one_long_row_split_between_threads_covers_every_element(n):
+    """The last n % threads elements of a row split into per-thread chunks were once left
+    unwritten when n // threads was a multiple of the block length (300001 on 2 threads)."""
+    x = sg.vector("x")
+    with sg.config.override(num_threads=2):
+        f = sg.function([x], sg.exp(x) * 0.5 - 1.0, mode="c")
+    a = np.linspace(-2.0, 2.0, n)
+    np.testing.assert_allclose(f(a), np.exp(a) * 0.5 - 1.0, rtol=1e-12, atol=1e-14)
