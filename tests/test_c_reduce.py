@@ -8,6 +8,8 @@ Many graphs share one ``sg.function`` (one C library each) to keep compiler time
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from helpers import rng
@@ -119,6 +121,7 @@ def test_large_layouts_take_every_path_and_ignore_the_thread_count():
     i = sg.tensor("i", "int32", (None, None))
     f = sg.tensor("f", "float32", (None, None, None))
     w = sg.tensor("w", "float64", (None,))
+    s = sg.tensor("s", "float64", (None, None))
     outs = [
         sg.sum(sg.exp(w) * 0.5),  # a fused line: its windows of exp values stay in place
         sg.max(sg.exp(w) - w),
@@ -137,14 +140,19 @@ def test_large_layouts_take_every_path_and_ignore_the_thread_count():
         sg.argmax(x, axis=0),
         sg.argmin(i, axis=1),
         sg.argmax(f),  # pieces across lines
+        sg.argmax(s, axis=0),  # (300, 2300) strided: column mode gathers rows wider than a window
+        sg.sum(s, axis=0),
+        sg.max(s * 2.0, axis=1),  # fused values of a strided line
+        sg.min(s * 2.0, axis=0),
     ]
-    fc, fpy = compile_both([w, x, y, i, f], outs)
+    fc, fpy = compile_both([w, x, y, i, f, s], outs)
     args = (
         draw((300001,), "float64", 5),
         draw((1100, 2300), "float64", 1),
         draw((6000, 20), "float64", 2),
         draw((2, 140000), "int32", 3, -1000, 1000),
         draw((16000, 4, 30), "float32", 4)[:, ::2, ::3],
+        draw((300, 4600), "float64", 6)[:, ::2],
     )
     want = fpy(*args)
     results = []
@@ -237,7 +245,8 @@ def test_nan_inf_and_ties():
     value[9, :] = 0.0
     value[10, 31] = value[10, 32] = 50.0  # the first one in a later lane of the vector loop
     value[11, 63] = value[11, 64] = np.nan
-    for v in (value, np.asfortranarray(value), value[::-1, ::-1], np.ascontiguousarray(value.T).T):
+    short = value[:, :12]  # rows shorter than the vector lanes: one accumulator
+    for v in (value, np.asfortranarray(value), value[::-1, ::-1], np.ascontiguousarray(value.T).T, short):
         for k, (got, want) in enumerate(zip(fc(v), fpy(v))):
             assert_matches(got, want, f"output {k}", exact=True)
     first = fc(value)[4]
@@ -350,6 +359,28 @@ def test_fused_reductions_compute_without_a_temporary():
             assert_matches(got, want, f"output {k}", rtol=1e-5 if want.dtype == np.float32 else 1e-13)
 
 
+def test_fused_sums_add_the_unfused_values_as_numpy_does():
+    """A fused value is the elementwise kernel's to the bit (the same vector loop, whatever its
+    position), and a fused float sum adds the values in NumPy's pairwise order: so it equals
+    np.sum of the unfused kernel's values exactly, for short rows, rows longer than a window
+    of values, and a line long enough to be split into pieces."""
+    x, f, v = sg.dmatrix("x"), sg.fmatrix("f"), sg.dvector("v")
+    exprs = [sg.exp(x) * 0.5, sg.tanh(f) + 1.0, sg.exp(v) - v]
+    outs = [sg.sum(exprs[0], axis=1), sg.sum(exprs[1], axis=1), sg.sum(exprs[2])]
+    fused = sg.function([x, f, v], outs, mode="c")
+    elem = sg.function([x, f, v], exprs, mode="c")
+    assert not fused.vm.python_nodes and not elem.vm.python_nodes
+    assert sum(isinstance(n.op, FusedReduce) for n in fused.fgraph.toposort()) == 3
+    assert not any(isinstance(n.op, FusedReduce) for n in elem.fgraph.toposort())
+    for rows, cols, n in ((7, 5, 9), (5, 1000, 1030), (3, 5003, 300007)):
+        args = (draw((rows, cols), "float64", 1), draw((rows, cols), "float32", 2), draw((n,), "float64", 3))
+        values = elem(*args)
+        for got, want in zip(
+            fused(*args), (np.sum(values[0], axis=1), np.sum(values[1], axis=1), np.sum(values[2]))
+        ):
+            assert_matches(got, want, f"{rows}x{cols}", exact=True)
+
+
 def test_fused_reductions_of_many_inputs():
     """More inputs mean smaller windows of values computed at once (512, 256, 128)."""
     xs = [sg.dmatrix(f"x{k}") for k in range(26)]
@@ -419,9 +450,20 @@ def test_sum_to_shape_dtypes_copies_and_errors(dtype):
 
 # --- the library ------------------------------------------------------------------------------------
 def test_kernels_share_their_engines_in_one_library():
-    x = sg.dmatrix("x")
+    x, b = sg.dmatrix("x"), sg.dvector("b")
     outs = [sg.sum(x, axis=0), sg.sum(x, axis=1), sg.sum(x), sg.argmax(x, axis=0), sg.argmax(x, axis=1)]
-    fc = sg.function([x], outs, mode="c")
+    outs.append(sg.grad(sg.sum((x + b) ** 2), b))  # SumToShape: the same sum loops
+    fc = sg.function([x, b], outs, mode="c")
     assert len(fc.vm.libraries) == 1 and not fc.vm.python_nodes
     source = open(fc.vm.library.source_path).read()
-    assert source.count("typedef struct {\n    int64_t nin;") == 1  # the plan helpers, once
+    # a library may be split into translation units compiled in parallel: each unit holds the
+    # plan helpers, the engines and each table of typed loops at most once
+    units = [u for u in re.split(r"/\* ==== translation unit .*? \*/", source) if u.strip()]
+    for text in (
+        "typedef struct {\n    int64_t nin;",  # the plan
+        "int64_t sg_reduce_run(const sg_rkernel *K",  # one engine for every reduction
+        "int64_t sg_argmax_run(const sg_rargops *A",
+        "static const sg_rops sg_rops_sum_float64_float64 =",  # Reduce and SumToShape share it
+    ):
+        counts = [u.count(text) for u in units]
+        assert max(counts) == 1, (text, counts)

@@ -11,7 +11,6 @@ dozens. Each unit repeats the prelude (about 0.03 s of parsing) and the helpers 
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 
 from symgrad.codegen.elemwise_c import ElemwiseKernel, libmvec_available, prelude
@@ -42,7 +41,8 @@ def library_source(kernels: Sequence[Kernel], *, vector_math: bool | None = None
 
 def library_units(kernels: Sequence[Kernel], jobs: int, *, vector_math: bool | None = None) -> list[str]:
     """The library's source as up to ``jobs`` translation units of about equal compile cost
-    (longest kernels first, each to the lightest unit; a helper counts once per unit).
+    (longest kernels first, each to the unit that is lightest with it; a helper counts once
+    per unit).
     One unit, exactly ``library_source``, when the kernels are few or small."""
     unique = _unique(kernels)
     cost = {k.name: len(k.code) for k in unique}
@@ -57,13 +57,22 @@ def library_units(kernels: Sequence[Kernel], jobs: int, *, vector_math: bool | N
         )
     units: list[list[Kernel]] = [[] for _ in range(count)]
     unit_helpers: list[set[str]] = [set() for _ in range(count)]
-    heap = [(0, u) for u in range(count)]
+    loads = [0] * count
     for kernel in sorted(unique, key=lambda k: -cost[k.name]):
-        load, u = heapq.heappop(heap)
-        new = [h for h in getattr(kernel, "helpers", ()) if h not in unit_helpers[u]]
-        unit_helpers[u].update(new)
+        # The unit that ends up lightest with this kernel: one that already has its helpers
+        # (the reduction engine, say) pays only for the kernel's own code.
+        def load_with(u: int, kernel: Kernel = kernel) -> int:
+            helpers = getattr(kernel, "helpers", ())
+            return (
+                loads[u]
+                + cost[kernel.name]
+                + sum(helper_cost[h] for h in helpers if h not in unit_helpers[u])
+            )
+
+        u = min(range(count), key=load_with)
+        loads[u] = load_with(u)
+        unit_helpers[u].update(getattr(kernel, "helpers", ()))
         units[u].append(kernel)
-        heapq.heappush(heap, (load + cost[kernel.name] + sum(helper_cost[h] for h in new), u))
     sources = [library_source(unit, vector_math=vector_math) for unit in units if unit]
     return [sources[0], *(SECONDARY_UNIT + source for source in sources[1:])]
 

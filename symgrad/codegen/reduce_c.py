@@ -9,27 +9,38 @@ length-1 axes, merges axes that every operand walks as one, orders the reduced a
 stride (innermost smallest; argmax keeps the logical order, its index counts it) and picks:
 
 - **row mode** when the inputs' innermost axis is reduced (``sum(x, axis=1)`` of a C matrix):
-  each output element reduces its lines (the innermost reduced axis); a line is read in place
-  when unit-stride, else gathered or computed (fused) into blocks of 128 values. Float sums use
-  NumPy's pairwise summation step for step (halves rounded to multiples of 8 down to 128
-  elements, 8 accumulators), so where NumPy sums the same line (a C row, a strided vector, a
-  whole contiguous array) the result is NumPy's to the bit; other kinds fold a line into 32
-  independent accumulators (vectorized), combined as a tree.
+  each output element reduces its lines (the innermost reduced axis). A line that is one
+  input's contiguous elements is read in place; a strided one is gathered, and a fused one
+  computed, into windows of 1024 values. Float sums use NumPy's pairwise summation step for
+  step (halves rounded to multiples of 8 down to 128 elements, 8 accumulators), so where NumPy
+  sums the same line (a C row, a strided vector, a whole contiguous array) the result is
+  NumPy's to the bit; and since a fused value is the elementwise kernel's to the bit, a fused
+  sum is ``np.sum`` of the unfused values to the bit too. Other kinds fold a line into 32
+  independent accumulators (vectorized; float max/min are one compare-and-select per lane,
+  with NaNs noted in lanes of their own), combined as a tree.
 - **column mode** when a kept axis has the smaller stride (``sum(x, axis=0)`` of a C matrix):
   the inner loop runs along 2048 outputs at a time, ``acc[j] = acc[j] (+) x[i, j]`` for each
   reduced position i (contiguous and vectorized, as NumPy does it), and the reduced positions
   are folded in blocks of 1024 into fresh accumulators that are then added in order: NumPy's
   sequential sum to the bit up to 1024 rows, far more accurate past that.
 
-The leaf of the pairwise sum and the column loop are compiled for 256-bit vectors
-(``SG_RNARROW``): 8 float64 accumulators are then two dependency chains instead of one.
-The engines (everything but the per-node shape checks) are shared helpers: equal engines are
-emitted once per library.
+Code, and what it costs to compile. The engine (plans, line readers, row and column mode,
+threads) is written once without types, in ``reduce.c``'s ``plan``/``engine``/``argengine``
+sections: it moves values and accumulators as bytes and calls a table of typed loops
+(``ops``: fold a stretch, fold a column, merge partial results, fold evenly spaced lines),
+one per (kind, value dtype, accumulator dtype), e.g. ``sg_rops_sum_float64_float64``. A
+library holds the engine once, each table once, and per kernel only its shape checks, a
+static descriptor and, for a fused reduction, its values function. The engine is control
+code, compiled at ``-O1`` (gcc; its entry points ``noipa``, so no clone per kernel): the hot
+loops are all in the typed tables, at ``-O3``. The leaf of the pairwise sum and the column loop
+are compiled for 256-bit vectors (``SG_RNARROW``): 8 float64 accumulators are then two
+dependency chains instead of one.
 
-Threads (OpenMP, ``sg_threads``, past ``SG_PARALLEL_MIN`` elements): row mode splits the
-output elements; with fewer outputs than threads it computes one output's pieces at once
-(stretches of 65536 elements of a long line, or groups of about 65536 elements of lines), and
-a single long float sum splits the top levels of the pairwise recursion. Column mode splits
+Threads (OpenMP, ``sg_threads``, past ``SG_PARALLEL_MIN`` elements, dynamic schedule so that
+a thread slowed down by a busy core takes less): row mode splits the output elements; with
+fewer outputs than threads it computes one output's pieces at once (stretches of 65536
+elements of a long line, or groups of about 65536 elements of lines), and a single long float
+sum splits the top levels of the pairwise recursion. Column mode splits
 chunks of outputs, or with few of them the 1024-position blocks (64 at a time). **Results do
 not depend on the thread count at all**: every piece, block and split is fixed by the shapes
 alone and folded in the same order whether threads compute it or not. Integer, bool and
@@ -55,7 +66,7 @@ from collections.abc import Sequence
 
 from symgrad.codegen.elemwise_c import NEG_INT_POW, SUFFIXES, libmvec_available, scalar_body
 from symgrad.codegen.kernels import ERR_SHAPE, FIRST_OP_ERROR, OpKernel, c_kernel, copy_helper, op_kernel
-from symgrad.codegen.templates import PLACEHOLDER_RE, render, section
+from symgrad.codegen.templates import render, section
 from symgrad.graph.basic import Apply
 from symgrad.graph.errors import GraphValueError, ShapeError
 from symgrad.graph.types import C_TYPES, is_float
@@ -112,165 +123,119 @@ def _combine(kind: str, acc: str) -> str:
     return f"sg_{'min' if kind == 'min' else 'max'}_{sfx}((a), ({ctype})(v))"
 
 
-def _fetch_plain(in_dtype: str) -> str:
-    t = C_TYPES[in_dtype]
-    return f"""    (void)err;
-    const int64_t s = L->s[0];
-    if (s == (int64_t)sizeof({t})) return (const {t} *)(L->p[0] + i0 * s);
-    if (*n > SG_RBLOCK) *n = SG_RBLOCK;
-    const char *src = L->p[0] + i0 * s;
-    for (int64_t i = 0; i < *n; i++) L->v[i] = *(const {t} *)(src + i * s);
-    return L->v;"""
+def _ops_name(kind: str, value_dtype: str, acc_dtype: str) -> str:
+    return f"sg_rops_{kind}_{value_dtype}_{acc_dtype}"
 
 
-def _window(nin: int) -> int:
-    """Values a fused line computes at once (a stack buffer per input, so fewer for many)."""
-    return 512 if nin <= 8 else 256 if nin <= 24 else 128
-
-
-def _fetch_fused(name: str, in_dtypes: Sequence[str]) -> str:
-    window = _window(len(in_dtypes))
-    lines = [
-        "    if (i0 < L->w0 || i0 + *n > L->w1) { /* not in the window: compute the next one */",
-        f"        const int64_t len = L->len - i0 < {window} ? L->len - i0 : {window};",
-    ]
-    for k, dtype in enumerate(in_dtypes):
-        t = C_TYPES[dtype]
-        lines.append(f"""        const {t} *a{k};
-        if (L->s[{k}] == (int64_t)sizeof({t})) {{
-            a{k} = (const {t} *)(L->p[{k}] + i0 * L->s[{k}]);
-        }} else if (L->s[{k}] == 0) {{ /* broadcast along the line: one value, filled once */
-            if (!L->filled[{k}]) {{
-                const {t} c = *(const {t} *)L->p[{k}];
-                for (int64_t i = 0; i < {window}; i++) L->b{k}[i] = c;
-                L->filled[{k}] = 1;
-            }}
-            a{k} = L->b{k};
-        }} else {{
-            const char *src = L->p[{k}] + i0 * L->s[{k}];
-            for (int64_t i = 0; i < len; i++) L->b{k}[i] = *(const {t} *)(src + i * L->s[{k}]);
-            a{k} = L->b{k};
-        }}""")
-    args = ", ".join(f"a{k}" for k in range(len(in_dtypes)))
-    lines += [
-        f"        *err |= {name}_values(len, {args}, L->v);",
-        "        L->w0 = i0;",
-        "        L->w1 = i0 + len;",
-        "    }",
-        "    if (*n > L->w1 - i0) *n = L->w1 - i0;",
-        "    return L->v + (i0 - L->w0);",
-    ]
-    return "\n".join(lines)
-
-
-def _values(name: str, sop: ScalarOp, in_dtypes: Sequence[str], value_dtype: str) -> str:
-    """The per-element function of a fused reduction: n values of the scalar op. Every value
-    goes through one vectorized loop of SG_VLEN elements (the tail padded with its last
-    element), as in elementwise kernels, so a fused value equals the unfused kernel's bits."""
-    code = scalar_body(sop, [f"v{k}" for k in range(len(in_dtypes))], in_dtypes, [value_dtype])
-    vt = C_TYPES[value_dtype]
-    ctypes = [C_TYPES[d] for d in in_dtypes]
-    params = ", ".join(f"const {t} *restrict a{k}" for k, t in enumerate(ctypes))
-    body = [f"const {t} v{k} = a{k}[i];" for k, t in enumerate(ctypes)]
-    body += list(code.statements)
-    body += [f"sg_err |= ({cond}) ? {NEG_INT_POW} : 0;" for cond in code.errors]
-    body.append(f"out[i] = ({vt})({code.results[0]});")
-    inner = "\n".join(" " * 8 + line for line in body)
-    block_args = ", ".join([f"a{k} + i" for k in range(len(ctypes))] + ["out + i"])
-    tail_decls = "\n".join(f"        {t} ta{k}[SG_VLEN];" for k, t in enumerate(ctypes))
-    tail_gather = "\n".join(f"            ta{k}[j] = a{k}[from];" for k in range(len(ctypes)))
-    tail_args = ", ".join([f"ta{k}" for k in range(len(ctypes))] + ["tout"])
-    return f"""static inline int64_t {name}_vblock({params}, {vt} *restrict out)
-{{
-    int64_t sg_err = 0;
-    for (int64_t i = 0; i < SG_VLEN; i++) {{
-{inner}
-    }}
-    return sg_err;
-}}
-
-static int64_t {name}_values(int64_t n, {params}, {vt} *restrict out)
-{{
-    int64_t sg_err = 0, i = 0;
-    for (; i + SG_VLEN <= n; i += SG_VLEN) sg_err |= {name}_vblock({block_args});
-    if (i < n) {{
-        const int64_t m = n - i;
-{tail_decls}
-        {vt} tout[SG_VLEN];
-        for (int64_t j = 0; j < SG_VLEN; j++) {{
-            const int64_t from = i + (j < m ? j : m - 1);
-{tail_gather}
-        }}
-        sg_err |= {name}_vblock({tail_args});
-        for (int64_t j = 0; j < m; j++) out[i + j] = tout[j];
-    }}
-    return sg_err;
-}}"""
-
-
-def _render_sections(names: Sequence[str], subs: dict[str, str]) -> str:
-    parts = []
-    for sec_name in names:
-        sec = section(TEMPLATE, sec_name)
-        used = set(PLACEHOLDER_RE.findall(sec.text))
-        parts.append(render(sec, {k: v for k, v in subs.items() if k in used}))
-    return "\n".join(parts)
-
-
-def _named(prefix: str, code: str) -> tuple[str, str]:
-    """(code, name): the support code's names must be unique per kernel, so they are a hash of
-    the code itself (rendered with a token in their place)."""
-    name = prefix + hashlib.sha256(code.encode()).hexdigest()[:16]
-    return code.replace(NAME_TOKEN, name), name
-
-
-def reduce_engine(
-    kind: str, in_dtypes: Sequence[str], value_dtype: str, acc_dtype: str, sop: ScalarOp | None = None
-) -> tuple[str, str]:
-    """(C code, entry-point name) of a reduction of ``kind`` accumulating in ``acc_dtype``.
-
-    Without ``sop`` the single input is read as is (``value_dtype`` is its dtype); with it,
-    each element is ``sop`` of the inputs' elements (a fused reduction), computed in blocks.
-    """
-    pairwise = kind == "sum" and is_float(acc_dtype)
+def ops_helper(kind: str, value_dtype: str, acc_dtype: str) -> tuple[str, str]:
+    """(C code, table name) of the typed loops of ``kind`` over ``value_dtype`` values into
+    ``acc_dtype`` accumulators: shared by every kernel of a library that needs them."""
+    kind = "max" if kind == "max_or_neg_inf" else kind  # the same loops (the identity is -inf)
+    name = _ops_name(kind, value_dtype, acc_dtype)
+    combine = _combine(kind, acc_dtype)
+    nan_lanes = kind in ("max", "min") and is_float(acc_dtype)
+    # float max/min: one compare-and-select per lane, NaNs noted in lanes of their own
+    lane = f"(v) {'>' if kind == 'max' else '<'} (a) ? (v) : (a)" if nan_lanes else combine
     subs = {
-        "NAME": NAME_TOKEN,
-        "NIN": str(len(in_dtypes)),
+        "OPS": name,
+        "KIND": kind,
         "VT": C_TYPES[value_dtype],
         "AT": C_TYPES[acc_dtype],
         "INIT": f"(({C_TYPES[acc_dtype]}){_init(kind, acc_dtype)})",
-        "COMBINE": _combine(kind, acc_dtype),
-        "PAIRWISE": "1" if pairwise else "0",
-        "ERR_CODE": str(ERR_NEG_POW),
+        "COMBINE": combine,
+        "LANE": lane,
+        "NANLANES": "1" if nan_lanes else "0",
+        "PAIRWISE": "1" if kind == "sum" and is_float(acc_dtype) else "0",
     }
-    if sop is None:
-        subs |= {"WINDOW": "SG_RBLOCK", "BUFFERS": "", "VALUES": "", "FETCH": _fetch_plain(in_dtypes[0])}
-    else:
-        subs |= {
-            "WINDOW": str(_window(len(in_dtypes))),
-            "BUFFERS": "\n".join(
-                f"    {C_TYPES[d]} b{k}[{_window(len(in_dtypes))}];" for k, d in enumerate(in_dtypes)
-            ),
-            "VALUES": _values(NAME_TOKEN, sop, in_dtypes, value_dtype),
-            "FETCH": _fetch_fused(NAME_TOKEN, in_dtypes),
-        }
-    return _named(
-        "sg_reduce_", _render_sections(["head", "pairwise" if pairwise else "lanes", "drivers"], subs)
-    )
+    return render(section(TEMPLATE, "ops"), subs), name
 
 
-def argmax_engine(kind: str, dtype: str) -> tuple[str, str]:
-    """(C code, entry-point name) of argmax/argmin over a ``dtype`` input."""
+def argops_helper(kind: str, dtype: str) -> tuple[str, str]:
+    """(C code, table name) of argmax/argmin over a ``dtype`` input."""
     op = ">" if kind == "argmax" else "<"
     better = f"((v) {op} (b))"
     if is_float(dtype):  # the first NaN wins, and nothing replaces it (bitwise: vectorizes)
         better = f"{better} | (((v) != (v)) & ((b) == (b)))"
-    subs = {"NAME": NAME_TOKEN, "T": C_TYPES[dtype], "BETTER": better}
-    return _named("sg_argmax_", _render_sections(["argmax"], subs))
+    name = f"sg_rarg_{kind}_{dtype}"
+    subs = {"OPS": name, "KIND": kind, "T": C_TYPES[dtype], "BETTER": better}
+    return render(section(TEMPLATE, "argops"), subs), name
+
+
+def values_helper(sop: ScalarOp, in_dtypes: Sequence[str], value_dtype: str) -> tuple[str, str]:
+    """(C code, function name) of the values of a fused reduction: ``sop`` of the inputs over a
+    stretch of a line, every value through one vectorized loop of SG_VLEN elements (the tail
+    padded with its last element), as in elementwise kernels, so a fused value equals the
+    unfused kernel's bits."""
+    code = scalar_body(sop, [f"v{k}" for k in range(len(in_dtypes))], in_dtypes, [value_dtype])
+    vt = C_TYPES[value_dtype]
+    ctypes = [C_TYPES[d] for d in in_dtypes]
+    body = [f"const {t} v{k} = a{k}[i];" for k, t in enumerate(ctypes)]
+    body += list(code.statements)
+    body += [f"sg_err |= ({cond}) ? {NEG_INT_POW} : 0;" for cond in code.errors]
+    body.append(f"out[i] = ({vt})({code.results[0]});")
+    decls, fast, fast_ptrs, slow_ptrs = [], [], [], []
+    for k, t in enumerate(ctypes):
+        decls.append(f"""    const {t} *a{k}, *b{k} = (const {t} *)p[{k}];
+    {t} g{k}[SG_VLEN], c{k}[SG_VLEN];
+    const int64_t d{k} = s[{k}] == (int64_t)sizeof({t}); /* blocks are d{k} * SG_VLEN apart */
+    if (s[{k}] == 0) {{ /* broadcast: one value, a block filled once */
+        for (int64_t j = 0; j < SG_VLEN; j++) c{k}[j] = *b{k};
+        b{k} = c{k};
+    }}""")
+        fast.append(f"(s[{k}] == 0 || d{k})")
+        fast_ptrs.append(f"            a{k} = b{k} + i * d{k};")
+        slow_ptrs.append(f"""            if (s[{k}] == 0) {{
+                a{k} = c{k};
+            }} else {{
+                for (int64_t j = 0; j < SG_VLEN; j++) g{k}[j] = *(const {t} *)(p[{k}] + (i + (j < m ? j : m - 1)) * s[{k}]);
+                a{k} = g{k};
+            }}""")
+    decls.append(f"    const int fast = {' && '.join(fast)}; /* every block of n in place */")
+    pointers = [
+        "        if (m == SG_VLEN && fast) {",
+        *fast_ptrs,
+        "        } else { /* gathered (the tail: padded with its last element) */",
+        *slow_ptrs,
+        "        }",
+    ]
+    subs = {
+        "NAME": NAME_TOKEN,
+        "PARAMS": ", ".join(f"const {t} *restrict a{k}" for k, t in enumerate(ctypes)),
+        "VT": vt,
+        "BODY": "\n".join(" " * 8 + line for line in body),
+        "DECLS": "\n".join(decls),
+        "POINTERS": "\n".join(pointers),
+        "ARGS": ", ".join(f"a{k}" for k in range(len(ctypes))),
+    }
+    code_text, name = _named("sg_rvalues_", render(section(TEMPLATE, "values"), subs))
+    return code_text, f"{name}_values"
+
+
+def _named(prefix: str, code: str) -> tuple[str, str]:
+    """(code, name): names of per-kernel code must be unique, so they are a hash of the code
+    itself (rendered with a token in their place)."""
+    name = prefix + hashlib.sha256(code.encode()).hexdigest()[:16]
+    return code.replace(NAME_TOKEN, name), name
 
 
 def plan_helper() -> str:
     return render(section(TEMPLATE, "plan"))
+
+
+def engine_helper() -> str:
+    return render(section(TEMPLATE, "engine"))
+
+
+def argengine_helper() -> str:
+    return render(section(TEMPLATE, "argengine"))
+
+
+def _descriptor(nin: int, value_dtype: str, values: str, ops: str) -> str:
+    """C: the static table a reduction kernel hands to sg_reduce_run."""
+    return (
+        f"    static const sg_rkernel K = {{ {{ {nin}, sizeof({C_TYPES[value_dtype]}), {values} }}, "
+        f"&{ops}, {ERR_NEG_POW} }};"
+    )
 
 
 # --- error messages -----------------------------------------------------------------------------
@@ -328,10 +293,11 @@ def _red_array(ndim: int, red: Sequence[bool]) -> str:
     return f"    static const unsigned char red[{ndim + 1}] = {{ {flags}{', ' if flags else ''}0 }};"
 
 
-def _call(engine: str, nin: int, ndim: int, shape: str) -> str:
+def _call(entry: str, table: str, nin: int, ndim: int, shape: str) -> str:
+    """C: the call of an engine entry point with its table (``&K``, say)."""
     data = ", ".join([*(f"in[{k}].data" for k in range(nin)), "out[0].data"])
     return f"""    char *data_ptrs[{nin + 1}] = {{ {data} }};
-    return {engine}({ndim}, {shape}, red, st, data_ptrs, meta);"""
+    return {entry}({table}, {ndim}, {shape}, red, st, data_ptrs, meta);"""
 
 
 def _mvec_flags(sop: ScalarOp | None) -> tuple[str, ...]:
@@ -347,9 +313,13 @@ def _simple_reduce_kernel(
     ndim = x.ndim
     red = [d in axes for d in range(ndim)]
     if arg:
-        code, engine = argmax_engine(engine_kind, x.dtype)
+        code, table = argops_helper(engine_kind, x.dtype)
+        helpers = [plan_helper(), argengine_helper(), code]
+        setup, entry = "", ("sg_argmax_run", f"&{table}")
     else:
-        code, engine = reduce_engine(engine_kind, [x.dtype], x.dtype, acc_dtype)
+        code, table = ops_helper(engine_kind, x.dtype, acc_dtype)
+        helpers = [plan_helper(), engine_helper(), code]
+        setup, entry = _descriptor(1, x.dtype, "NULL", table), ("sg_reduce_run", "&K")
     errors = {}
     shape_body = [_kept_shape("in[0].shape", ndim, red)]
     if kind in ("max", "min", "argmax", "argmin"):
@@ -360,17 +330,18 @@ def _simple_reduce_kernel(
     run_body = "\n".join(
         [
             _red_array(ndim, red),
+            setup,
             f"    int64_t st[{2 * ndim + 1}];",
             *(f"    st[{d}] = in[0].strides[{d}];" for d in range(ndim)),
             _output_strides(1, ndim, red),
-            _call(engine, 1, ndim, "in[0].shape"),
+            _call(*entry, 1, ndim, "in[0].shape"),
         ]
     )
     return op_kernel(
         node,
         shape_body="\n".join(b for b in shape_body if b),
-        run_body=run_body,
-        helpers=[plan_helper(), code],
+        run_body="\n".join(line for line in run_body.split("\n") if line),
+        helpers=helpers,
         errors=errors,
     )
 
@@ -400,7 +371,7 @@ def argmax_kernel(node: Apply) -> OpKernel | None:
 @c_kernel(FusedReduce)
 def fused_reduce_kernel(node: Apply) -> OpKernel | None:
     """A reduction of an elementwise expression of several (broadcast) inputs in one pass: the
-    expression is computed in blocks of 128 values that are reduced at once."""
+    expression is computed in windows of up to 1024 values that are reduced at once."""
     op = node.op
     in_dtypes = [v.dtype for v in node.inputs]
     out_dtype = node.outputs[0].dtype
@@ -410,10 +381,13 @@ def fused_reduce_kernel(node: Apply) -> OpKernel | None:
     ndim = max(v.ndim for v in node.inputs)
     if value_dtype not in C_TYPES or ndim > MAX_NDIM or len(in_dtypes) > MAX_NDIM:
         return None
+    if is_float(out_dtype) and value_dtype != out_dtype:
+        return None  # NumPy sums floats in their own dtype: never happens
     try:
-        code, engine = reduce_engine(op.kind, in_dtypes, value_dtype, out_dtype, op.scalar_op)
+        values, values_name = values_helper(op.scalar_op, in_dtypes, value_dtype)
     except (NotImplementedError, KeyError, IndexError):
         return None  # a scalar op without C
+    ops, table = ops_helper(op.kind, value_dtype, out_dtype)
     nin, axes = len(in_dtypes), op.axis
     red = [d in axes for d in range(ndim)]
     shape_body = [
@@ -436,14 +410,15 @@ def fused_reduce_kernel(node: Apply) -> OpKernel | None:
             f"    sg_rbroadcast({nin}, in, {ndim}, shape);",
             f"    sg_rinput_strides({nin}, in, {ndim}, st);",
             _output_strides(nin, ndim, red),
-            _call(engine, nin, ndim, "shape"),
+            _descriptor(nin, value_dtype, values_name, table),
+            _call("sg_reduce_run", "&K", nin, ndim, "shape"),
         ]
     )
     return op_kernel(
         node,
         shape_body="\n".join(b for b in shape_body if b),
         run_body=run_body,
-        helpers=[plan_helper(), code],
+        helpers=[plan_helper(), engine_helper(), ops, values],
         errors=errors,
         link_flags=_mvec_flags(op.scalar_op),
     )
@@ -460,7 +435,7 @@ def sum_to_shape_kernel(node: Apply) -> OpKernel | None:
     if any(d.ndim != 0 or d.dtype not in INT_LIMITS for d in dims):
         return None
     ndim, lead = g.ndim, g.ndim - len(dims)
-    code, engine = reduce_engine("any" if dtype == "bool" else "sum", [dtype], dtype, dtype)
+    code, table = ops_helper("any" if dtype == "bool" else "sum", dtype, dtype)
     copy, copy_name = copy_helper(dtype, dtype)
     shape_body = []
     for a, d in enumerate(dims):
@@ -491,12 +466,13 @@ def sum_to_shape_kernel(node: Apply) -> OpKernel | None:
         {copy_name}({ndim}, in[0].shape, in[0].data, in[0].strides, out[0].data, out[0].strides);
         return 0;
     }}
+{_descriptor(1, dtype, "NULL", table)}
     char *data_ptrs[2] = {{ in[0].data, out[0].data }};
-    return {engine}({ndim}, in[0].shape, red, st, data_ptrs, meta);"""
+    return sg_reduce_run(&K, {ndim}, in[0].shape, red, st, data_ptrs, meta);"""
     return op_kernel(
         node,
         shape_body="\n".join(shape_body),
         run_body=run_body,
-        helpers=[plan_helper(), code, copy],
+        helpers=[plan_helper(), engine_helper(), code, copy],
         errors=errors,
     )
