@@ -1,13 +1,17 @@
 /* blas.c: matrix products. Filled in by symgrad/codegen/blas_c.py.
  *
- * Float products (MatMul and Gemm in float32/float64) call CBLAS (scipy-openblas32: 32-bit
- * BLAS integers, symbols prefixed `scipy_`). BLAS reads a row-major matrix with a leading
- * dimension and a transpose flag, so a C-ordered or transposed (Fortran-ordered) operand,
- * or a slice of one, is passed in place; only an operand whose strides fit neither (negative,
- * zero on a long axis, no unit stride) or whose dtype differs from the result's is copied.
- * A product with one row or one column goes to GEMV (3-5x faster than GEMM there), one of a
- * single element to DOT. Lengths and leading dimensions over `max` (BLAS_MAX_DIM of
- * blas_c.py: 2**31 - 1, the largest blasint) are split into blocks that fit, never truncated.
+ * Float products (MatMul and Gemm in float32/float64) call CBLAS: NumPy's own OpenBLAS when
+ * NumPy has one (one BLAS thread pool in the process; its symbols are `scipy_cblas_dgemm64_`
+ * with 64-bit integers in NumPy 2 wheels), else the scipy-openblas32 wheel (`scipy_cblas_dgemm`,
+ * 32-bit integers). The `blas` section declares the few functions used itself, with the
+ * library's names and integer type (NumPy's wheel ships no cblas.h).
+ * BLAS reads a row-major matrix with a leading dimension and a transpose flag, so a C-ordered
+ * or transposed (Fortran-ordered) operand, or a slice of one, is passed in place; only an
+ * operand whose strides fit neither (negative, zero on a long axis, no unit stride) or whose
+ * dtype differs from the result's is copied. A product with one row or one column goes to
+ * GEMV (3-5x faster than GEMM there), one of a single element to DOT. With 32-bit BLAS
+ * integers, lengths and leading dimensions over `max` (2**31 - 1) are split into blocks that
+ * fit, never truncated; with 64-bit ones `max` is INT64_MAX and no split happens.
  *
  * Integer and bool products are loops with NumPy's semantics: integers wrap (the arithmetic
  * is done in an unsigned type), bool is an OR of ANDs.
@@ -39,7 +43,20 @@ static inline void sg_batch_offsets(int64_t t, int64_t nbatch, const int64_t *sh
 /* endsection */
 
 /* section: blas */
-#include <cblas.h>
+/* CBLAS of @LIBRARY@: @INT_BITS@-bit integers. The enum values are CBLAS's own (an enum is
+ * passed as an int). */
+typedef @BLASINT@ sg_blasint;
+enum { SG_ROW_MAJOR = 101, SG_NO_TRANS = 111, SG_TRANS = 112 };
+void @SGEMM@(int, int, int, sg_blasint, sg_blasint, sg_blasint, float, const float *, sg_blasint,
+             const float *, sg_blasint, float, float *, sg_blasint);
+void @DGEMM@(int, int, int, sg_blasint, sg_blasint, sg_blasint, double, const double *, sg_blasint,
+             const double *, sg_blasint, double, double *, sg_blasint);
+void @SGEMV@(int, int, sg_blasint, sg_blasint, float, const float *, sg_blasint, const float *,
+             sg_blasint, float, float *, sg_blasint);
+void @DGEMV@(int, int, sg_blasint, sg_blasint, double, const double *, sg_blasint, const double *,
+             sg_blasint, double, double *, sg_blasint);
+float @SDOT@(sg_blasint, const float *, sg_blasint, const float *, sg_blasint);
+double @DDOT@(sg_blasint, const double *, sg_blasint, const double *, sg_blasint);
 
 /* Can BLAS read a rows x cols matrix (byte strides rs, cs; rows, cols >= 1) in place?
  * Returns 1 with *trans = 0 (row-major: element (i, j) at i * ld + j) or *trans = 1 (stored
@@ -110,33 +127,32 @@ static inline const void *sg_blas_slice(sg_blas_operand *op, const char *p, int6
 }
 
 /* C = alpha * op(A) @ op(B) + beta * C for an m x n row-major C (leading dimension ldc):
- * NAME_call makes one BLAS call (all lengths fit in blasint), NAME splits lengths and
+ * NAME_call makes one BLAS call (all lengths fit in sg_blasint), NAME splits lengths and
  * leading dimensions over `max` into blocks (K blocks after the first accumulate: beta 1).
  * A leading dimension over `max` makes its outer axis a block of one, which needs none. */
+#define SG_BI(x) ((sg_blasint)(x)) /* a length or stride as a BLAS integer */
 #define SG_DEFINE_BLAS_PRODUCT(NAME, T, GEMM, GEMV, DOT)                                        \
-    static void NAME##_call(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int ta,      \
+    static void NAME##_call(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int ta,       \
                             int64_t lda, const T *b, int tb, int64_t ldb, T beta, T *c,         \
                             int64_t ldc)                                                        \
     {                                                                                           \
+        const int op_a = ta ? SG_TRANS : SG_NO_TRANS, op_b = tb ? SG_TRANS : SG_NO_TRANS;       \
         if (m == 1 && n == 1) {                                                                 \
-            const T dot = DOT((blasint)k, a, (blasint)(ta ? lda : 1), b, (blasint)(tb ? 1 : ldb)); \
+            const T dot = DOT(SG_BI(k), a, SG_BI(ta ? lda : 1), b, SG_BI(tb ? 1 : ldb));        \
             c[0] = beta == 0 ? alpha * dot : alpha * dot + beta * c[0];                         \
         } else if (n == 1) { /* y = op(A) x, x a column of B, y one of C */                     \
             if (beta == 0)                                                                      \
                 for (int64_t i = 0; i < m; i++) c[i * ldc] = 0;                                 \
-            GEMV(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, (blasint)(ta ? k : m),          \
-                 (blasint)(ta ? m : k), alpha, a, (blasint)lda, b, (blasint)(tb ? 1 : ldb),     \
-                 beta, c, (blasint)ldc);                                                        \
+            GEMV(SG_ROW_MAJOR, op_a, SG_BI(ta ? k : m), SG_BI(ta ? m : k), alpha, a,            \
+                 SG_BI(lda), b, SG_BI(tb ? 1 : ldb), beta, c, SG_BI(ldc));                      \
         } else if (m == 1) { /* y = op(B)^T x, x the row of A, y the row of C */                \
             if (beta == 0)                                                                      \
                 for (int64_t j = 0; j < n; j++) c[j] = 0;                                       \
-            GEMV(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, (blasint)(tb ? n : k),          \
-                 (blasint)(tb ? k : n), alpha, b, (blasint)ldb, a, (blasint)(ta ? lda : 1),     \
-                 beta, c, 1);                                                                   \
+            GEMV(SG_ROW_MAJOR, tb ? SG_NO_TRANS : SG_TRANS, SG_BI(tb ? n : k),                  \
+                 SG_BI(tb ? k : n), alpha, b, SG_BI(ldb), a, SG_BI(ta ? lda : 1), beta, c, 1);  \
         } else {                                                                                \
-            GEMM(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, \
-                 (blasint)m, (blasint)n, (blasint)k, alpha, a, (blasint)lda, b, (blasint)ldb,   \
-                 beta, c, (blasint)ldc);                                                        \
+            GEMM(SG_ROW_MAJOR, op_a, op_b, SG_BI(m), SG_BI(n), SG_BI(k), alpha, a, SG_BI(lda),  \
+                 b, SG_BI(ldb), beta, c, SG_BI(ldc));                                           \
         }                                                                                       \
     }                                                                                           \
     static __attribute__((unused)) void NAME(int64_t m, int64_t n, int64_t k, T alpha,          \
@@ -163,8 +179,8 @@ static inline const void *sg_blas_slice(sg_blas_operand *op, const char *p, int6
         }                                                                                       \
     }
 
-SG_DEFINE_BLAS_PRODUCT(sg_blas_sproduct, float, @PREFIX@cblas_sgemm, @PREFIX@cblas_sgemv, @PREFIX@cblas_sdot)
-SG_DEFINE_BLAS_PRODUCT(sg_blas_dproduct, double, @PREFIX@cblas_dgemm, @PREFIX@cblas_dgemv, @PREFIX@cblas_ddot)
+SG_DEFINE_BLAS_PRODUCT(sg_blas_sproduct, float, @SGEMM@, @SGEMV@, @SDOT@)
+SG_DEFINE_BLAS_PRODUCT(sg_blas_dproduct, double, @DGEMM@, @DGEMV@, @DDOT@)
 
 /* endsection */
 

@@ -14,6 +14,7 @@ from typing import Any
 
 FLOAT_DTYPES = ("float32", "float64")
 MODES = ("py", "c", "cuda")
+BLAS_CHOICES = ("auto", "numpy", "scipy-openblas32")
 
 
 class Config:
@@ -28,6 +29,7 @@ class Config:
         "cache_dir": lambda v: isinstance(v, str) and os.path.isabs(v),
         "num_threads": lambda v: isinstance(v, int) and v >= 1,
         "compile_jobs": lambda v: isinstance(v, int) and v >= 1,
+        "blas": lambda v: v in BLAS_CHOICES,
     }
 
     def __init__(self, environ: dict[str, str]) -> None:
@@ -52,6 +54,9 @@ class Config:
         object.__setattr__(
             self, "compile_jobs", _int_setting(environ, "SYMGRAD_COMPILE_JOBS", available_cpus())
         )
+        # The CBLAS of mode 'c' float products (symgrad/codegen/blas_c.py): NumPy's own
+        # OpenBLAS when usable ("auto"), or one forced.
+        object.__setattr__(self, "blas", environ.get("SYMGRAD_BLAS", "auto").strip().lower() or "auto")
         for name in self._validators:
             self._check(name, getattr(self, name))
 

@@ -1,14 +1,21 @@
 """Mode 'c' matrix products (symgrad/codegen/blas_c.py, csrc_templates/blas.c) against mode
 'py': MatMul in every rank combination, dtype and layout, Gemm from the specialize rewrite and
-its gradient, EqualDims, error messages, the splitting of lengths over 32-bit BLAS integers
-and the NumPy fallback without scipy-openblas32.
+its gradient, EqualDims, error messages, the splitting of lengths over 32-bit BLAS integers,
+the choice of BLAS (NumPy's own OpenBLAS, scipy-openblas32, forced by ``SYMGRAD_BLAS``) and
+the NumPy fallback without either.
 
 Many graphs share one ``sg.function`` (one C library each) to keep the compiler time down.
 """
 
 from __future__ import annotations
 
+import ast
+import os
+import subprocess
+import sys
+import textwrap
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +24,7 @@ from helpers import rng
 import symgrad as sg
 from symgrad.codegen import blas_c
 from symgrad.compile.cbuild import compiler_available
+from symgrad.config import Config
 from symgrad.ops.gemm import Gemm, gemm
 from symgrad.ops.linalg import EqualDims, MatMul
 
@@ -307,10 +315,147 @@ def test_tensordot_length_check_runs_in_c():
         fc(np.ones((2, 3)), np.ones((3, 2)))
 
 
-# --- 32-bit BLAS integers, no BLAS ----------------------------------------------------------------
-def test_lengths_over_the_blas_limit_are_split(monkeypatch):
+# --- which BLAS: NumPy's OpenBLAS or scipy-openblas32 ---------------------------------------------
+BLAS_CHOICES = ["numpy", "scipy-openblas32"]
+
+
+@pytest.fixture(params=BLAS_CHOICES)
+def blas_choice(request, monkeypatch):
+    """Each BLAS in turn (``SYMGRAD_BLAS``); skipped where this NumPy has no usable OpenBLAS."""
+    if request.param == "numpy" and blas_c.numpy_openblas()[0] is None:
+        pytest.skip(f"NumPy's BLAS is not usable here: {blas_c.numpy_openblas()[1]}")
+    monkeypatch.setattr(sg.config, "blas", request.param)
+    blas = blas_c.blas_library()
+    assert blas is not None and blas.source == request.param
+    return blas
+
+
+def test_numpy_openblas_is_the_default_where_numpy_has_one(monkeypatch):
+    monkeypatch.setattr(sg.config, "blas", "auto")
+    found, why = blas_c.numpy_openblas()
+    if found is None:
+        assert "OpenBLAS" in why or "openblas" in why.lower()
+        pytest.skip(why)
+    assert blas_c.blas_library() == found
+    assert found.ilp64 == ("USE64BITINT" in found.config)
+    assert found.max_dim == (2**63 - 1 if found.ilp64 else 2**31 - 1)
+    assert "openblas" in found.path.lower() and found.link_flags[0] == found.path
+    assert found.describe().startswith(f"numpy: {found.path} (") and found.symbol("dgemm") in found.describe()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_both_blas_libraries_agree_with_numpy(blas_choice, dtype):
+    """GEMM, GEMV and DOT, batched and broadcast, transposed, strided, reversed and 0-size
+    operands, mixed dtypes and Gemm, compiled against each BLAS; the library calls that BLAS."""
+    a, b = sg.matrix("a", dtype=dtype), sg.matrix("b", dtype=dtype)
+    t, v = var((1, 1, 1), dtype, "t"), var((1,), dtype, "v")
+    i = sg.matrix("i", dtype="int32")
+    half, two = np.asarray(0.5, dtype), np.asarray(2.0, dtype)
+    outputs = [a @ b, b.T @ a.T, t @ b, a @ v, v @ b, v @ v, gemm(a, b, a @ b, half, two), i @ b]
+    fpy, fc = both([a, b, t, v, i], outputs)
+    assert_compiled(fc)
+    source = fc.vm.library.source_path.read_text()
+    assert f" {blas_choice.symbol('dgemm')}(" in source and f" {blas_choice.symbol('sgemm')}(" in source
+    assert f"int{64 if blas_choice.ilp64 else 32}_t sg_blasint" in source
+    for m, k, n in [(6, 5, 4), (1, 5, 4), (6, 5, 1), (1, 1, 1), (3, 0, 2), (0, 4, 3)]:
+        for x in [
+            sample((m, k), dtype, m),
+            np.asfortranarray(sample((m, k), dtype, 1)),
+            sample((m, 2 * k), dtype)[::-1, ::2],
+        ]:
+            y = sample((n, k), dtype, n).T
+            values = [
+                x,
+                y,
+                np.stack([x, x[::-1]]),
+                y[:, 0] if n else np.ones(k, dtype),
+                sample((m, k), "int32"),
+            ]
+            for got, want in zip(fc(*values), fpy(*values)):
+                assert_agrees(got, want)
+            assert_agrees(fc(*values)[0], x @ y)
+
+
+def test_the_blas_enters_the_cache_key(monkeypatch):
+    a, b = sg.matrix("a"), sg.matrix("b")
+    keys = set()
+    for choice in BLAS_CHOICES:
+        monkeypatch.setattr(sg.config, "blas", choice)
+        if blas_c.blas_library().source != choice:
+            pytest.skip(f"{choice} is not usable here")
+        keys.add(sg.function([a, b], a @ b, mode="c").vm.library.key)
+    assert len(keys) == 2
+
+
+def test_one_openblas_in_the_process_with_numpy_openblas(tmp_path):
+    """The point of linking NumPy's OpenBLAS: after compiling and running float products, the
+    process has mapped one OpenBLAS library (one thread pool), NumPy's."""
+    if not Path("/proc/self/maps").exists():
+        pytest.skip("needs /proc/self/maps")
+    if blas_c.numpy_openblas()[0] is None:
+        pytest.skip(blas_c.numpy_openblas()[1])
+    script = textwrap.dedent(
+        """
+        import numpy as np, symgrad as sg
+        a, b = sg.matrix("a"), sg.matrix("b")
+        f = sg.function([a, b], [a @ b, 2.0 * (a @ b) + a], mode="c")
+        x = np.ones((64, 64))
+        assert not f.vm.python_nodes and np.allclose(f(x, x)[0], x @ x)
+        print(sorted({l.split()[-1] for l in open("/proc/self/maps") if "openblas" in l.lower()}))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(sg.__file__).resolve().parents[1])}
+    env.pop(blas_c.BLAS_ENV, None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    mapped = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert [os.path.realpath(p) for p in mapped] == [os.path.realpath(blas_c.numpy_openblas()[0].path)]
+
+
+def test_forced_numpy_blas_that_is_unusable_falls_back_with_a_warning(monkeypatch):
+    monkeypatch.setattr(blas_c, "numpy_openblas", lambda: (None, "a test says no"))
+    blas_c._choose.cache_clear()
+    try:
+        monkeypatch.setattr(sg.config, "blas", "auto")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert blas_c.blas_library().source == "scipy-openblas32"
+        monkeypatch.setattr(sg.config, "blas", "numpy")
+        with pytest.warns(
+            UserWarning, match="SYMGRAD_BLAS=numpy: NumPy's BLAS cannot be used .a test says no"
+        ):
+            assert blas_c.blas_library().source == "scipy-openblas32"
+    finally:
+        blas_c._choose.cache_clear()
+
+
+def test_numpy_blas_is_refused_unless_it_is_openblas_numpy_loaded(monkeypatch, tmp_path):
+    monkeypatch.setattr(blas_c, "_numpy_blas_name", lambda: "mkl")
+    found, why = blas_c.numpy_openblas()
+    assert found is None and "mkl" in why and "not OpenBLAS" in why
+    monkeypatch.setattr(sys, "platform", "darwin")
+    found, why = blas_c.numpy_openblas()
+    assert found is None and "Linux only, not on darwin" in why
+    monkeypatch.undo()
+    fake = tmp_path / "libopenblas_fake.so"  # not loaded: RTLD_NOLOAD refuses it
+    fake.write_bytes(b"not a library")
+    assert blas_c._probe(fake) is None
+    assert blas_c._probe(Path(np.__file__)) is None  # a file that is no shared library
+
+
+def test_an_unknown_blas_setting_is_an_error():
+    with pytest.raises(ValueError, match="symgrad.config.blas cannot be 'mkl'"):
+        Config({"SYMGRAD_BLAS": "mkl"})
+    with pytest.raises(ValueError, match="blas"):
+        sg.config.blas = "mkl"
+    assert Config({"SYMGRAD_BLAS": " Scipy-OpenBLAS32 "}).blas == "scipy-openblas32"
+
+
+def test_lengths_over_the_blas_limit_are_split(blas_choice, monkeypatch):
     """With the limit lowered to 3, every length and leading dimension over it is cut into
-    blocks (K blocks accumulate): results must not change."""
+    blocks (K blocks accumulate): results must not change, with either BLAS."""
     monkeypatch.setattr(blas_c, "BLAS_MAX_DIM", 3)
     a, b, c = sg.matrix("a"), sg.matrix("b"), sg.vector("c")
     t = sg.tensor3("t")
@@ -324,9 +469,11 @@ def test_lengths_over_the_blas_limit_are_split(monkeypatch):
                     assert_agrees(got, want)
 
 
-def test_without_scipy_openblas32_float_products_use_numpy_with_one_warning(monkeypatch):
-    monkeypatch.setattr(blas_c, "scipy_openblas32", None)
-    blas_c.blas_flags.cache_clear()
+def test_without_any_blas_float_products_use_numpy_with_one_warning(monkeypatch):
+    monkeypatch.setattr(blas_c, "numpy_openblas", lambda: (None, "none in this test"))
+    monkeypatch.setattr(blas_c, "scipy_openblas32_module", lambda: None)
+    monkeypatch.setattr(sg.config, "blas", "auto")
+    blas_c._choose.cache_clear()
     try:
         a, b = sg.matrix("a"), sg.matrix("b")
         i, j = sg.matrix("i", dtype="int32"), sg.matrix("j", dtype="int32")
@@ -340,7 +487,7 @@ def test_without_scipy_openblas32_float_products_use_numpy_with_one_warning(monk
         for got, want in zip(fc(*values), [np.full((2, 2), 2.0), np.full((2, 2), 3.0), np.full((2, 2), 2)]):
             assert_agrees(got, want.astype(got.dtype))
     finally:
-        blas_c.blas_flags.cache_clear()
+        blas_c._choose.cache_clear()
 
 
 def test_a_copy_too_large_for_memory_raises_memory_error():

@@ -1,45 +1,206 @@
-"""C kernels of the matrix products: ``MatMul`` and ``Gemm`` in float32/float64 through CBLAS
-(the scipy-openblas32 wheel), integer and bool ``MatMul`` as C loops with NumPy's wrapping
-semantics, and ``EqualDims`` (tensordot's run-time length check).
+"""C kernels of the matrix products: ``MatMul`` and ``Gemm`` in float32/float64 through CBLAS,
+integer and bool ``MatMul`` as C loops with NumPy's wrapping semantics, and ``EqualDims``
+(tensordot's run-time length check).
+
+Which CBLAS: NumPy's own OpenBLAS when NumPy has one (``blas_library()``). Two OpenBLAS
+copies in one process means two thread pools whose idle threads spin while the other works:
+the digits MLP step, which alternates NumPy and symgrad products, was about 2x slower that
+way on 2 cores (docs/c_backend.md, "Matrix products"). Else the scipy-openblas32 wheel; without either, the float products stay on NumPy, with one
+warning. ``SYMGRAD_BLAS`` (``auto``, ``numpy``, ``scipy-openblas32``) forces a choice.
 
 The C is in ``csrc_templates/blas.c`` (layouts BLAS reads in place, GEMV/DOT for vector
-products, splitting of lengths over 32-bit BLAS integers). Without scipy-openblas32 the float
-products stay on NumPy, with one warning.
+products, splitting of lengths over 32-bit BLAS integers).
 """
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import functools
+import importlib
+import os
+import sys
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
 
 from symgrad.codegen.kernels import FIRST_OP_ERROR, OpKernel, c_kernel, copy_helper, op_kernel
 from symgrad.codegen.templates import render, section
+from symgrad.config import BLAS_CHOICES, config  # noqa: F401  (BLAS_CHOICES: re-exported)
 from symgrad.graph.basic import Apply
 from symgrad.graph.errors import ShapeError
 from symgrad.graph.types import C_TYPES, FLOAT_DTYPES, INT_DTYPES
 from symgrad.ops.gemm import Gemm
 from symgrad.ops.linalg import EqualDims, MatMul
 
-try:
-    import scipy_openblas32
-except ImportError:  # the float products then run through NumPy
-    scipy_openblas32 = None
-
 TEMPLATE = "blas.c"
-CBLAS_PREFIX = "scipy_"  # scipy-openblas32 prefixes every symbol (scipy_cblas_dgemm)
-# BLAS integers are 32-bit: longer axes and leading dimensions are split into blocks of at
-# most this many (the tests lower it to exercise the splitting on small arrays).
-BLAS_MAX_DIM = 2**31 - 1
+BLAS_ENV = "SYMGRAD_BLAS"
+# With 32-bit BLAS integers, longer axes and leading dimensions are split into blocks of at
+# most this many; None: the largest BLAS integer (the tests lower it to exercise the
+# splitting on small arrays, with either library).
+BLAS_MAX_DIM: int | None = None
+CBLAS_FUNCTIONS = ("sgemm", "dgemm", "sgemv", "dgemv", "sdot", "ddot")
+# (prefix, suffix) of OpenBLAS symbol names: NumPy 2 wheels (scipy-openblas64) use
+# scipy_cblas_dgemm64_, a plain OpenBLAS cblas_dgemm, an ILP64 distribution build cblas_dgemm64_.
+OPENBLAS_NAMINGS = (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", ""))
 MAX_NDIM = 64  # SG_MAXDIM of csrc_templates/scalar_math.h
 META_SLOTS = 8  # SG_META_INFO: the output shapes' slots follow, so shapes may spill into them
 ERR_ALIGN, ERR_BATCH = FIRST_OP_ERROR, FIRST_OP_ERROR + 1
 NO_BLAS_WARNING = (
-    "scipy-openblas32 is not installed: mode 'c' runs float matrix products (MatMul, Gemm) "
-    "through NumPy; `pip install scipy-openblas32` compiles them against OpenBLAS"
+    "neither NumPy's OpenBLAS nor scipy-openblas32 can be used: mode 'c' runs float matrix "
+    "products (MatMul, Gemm) through NumPy; `pip install scipy-openblas32` compiles them "
+    "against OpenBLAS"
 )
+
+
+@dataclass(frozen=True)
+class BlasLibrary:
+    """The CBLAS the float products are linked against.
+
+    ``source``: ``numpy`` (the OpenBLAS NumPy loaded) or ``scipy-openblas32``; ``path``: the
+    shared library; symbols are ``{prefix}cblas_dgemm{suffix}``; ``ilp64``: 64-bit integers.
+    """
+
+    source: str
+    path: str
+    prefix: str
+    suffix: str
+    ilp64: bool
+    config: str = ""
+
+    def symbol(self, function: str) -> str:
+        return f"{self.prefix}cblas_{function}{self.suffix}"
+
+    def describe(self) -> str:
+        """One line for logs and benchmark records."""
+        bits = 64 if self.ilp64 else 32
+        return f"{self.source}: {self.path} ({self.symbol('dgemm')}, {bits}-bit integers)"
+
+    @property
+    def max_dim(self) -> int:
+        """The largest length one BLAS call takes."""
+        return 2**63 - 1 if self.ilp64 else 2**31 - 1
+
+    @property
+    def link_flags(self) -> tuple[str, ...]:
+        """The library file itself and an rpath to its folder. Linking (rather than looking the
+        functions up at load time) lets the C call CBLAS directly; the dynamic loader then binds
+        to the copy NumPy already loaded (same soname), so there is one thread pool."""
+        folder = str(Path(self.path).parent)
+        return (self.path, f"-Wl,-rpath,{folder}")
+
+
+def blas_setting() -> str:
+    """``config.blas`` (``SYMGRAD_BLAS``; default ``auto``)."""
+    return config.blas
+
+
+def blas_library() -> BlasLibrary | None:
+    """The CBLAS mode 'c' links float products against (per ``SYMGRAD_BLAS``), or None (with
+    one warning) when there is none: those products then run through NumPy."""
+    return _choose(blas_setting())
+
+
+@functools.cache
+def _choose(setting: str) -> BlasLibrary | None:
+    if setting in ("auto", "numpy"):
+        found, why = numpy_openblas()
+        if found is not None:
+            return found
+        if setting == "numpy":
+            warnings.warn(
+                f"{BLAS_ENV}=numpy: NumPy's BLAS cannot be used ({why}); trying scipy-openblas32",
+                stacklevel=3,
+            )
+    found = _scipy_openblas32()
+    if found is None:
+        warnings.warn(NO_BLAS_WARNING, stacklevel=3)
+    return found
+
+
+def scipy_openblas32_module() -> ModuleType | None:
+    """The scipy_openblas32 package, imported only when it is the choice: importing it loads
+    its OpenBLAS (and starts that library's threads) whether or not it is used."""
+    try:
+        return importlib.import_module("scipy_openblas32")
+    except ImportError:
+        return None
+
+
+def _scipy_openblas32() -> BlasLibrary | None:
+    module = scipy_openblas32_module()
+    if module is None:
+        return None
+    folder = Path(module.get_lib_dir())
+    stem = f"lib{module.get_library()}"
+    files = sorted(f for f in folder.glob(f"{stem}.*") if f.suffix in (".so", ".dylib", ".dll"))
+    if not files:
+        return None
+    return BlasLibrary("scipy-openblas32", str(files[0]), "scipy_", "", False)
+
+
+def numpy_openblas() -> tuple[BlasLibrary | None, str]:
+    """NumPy's own OpenBLAS, or None and why not. On Linux only: linking by file relies on
+    ELF sonames to bind to the copy already loaded (a macOS wheel's ``.dylibs`` carry
+    install names that a second link may not resolve; untested there, so scipy-openblas32).
+    NumPy's build config must name OpenBLAS (not MKL, Accelerate or a reference BLAS), its
+    wheel must carry the library in ``numpy.libs`` (a conda NumPy uses a system one: not
+    found), the process must have loaded exactly that file, and it must export the CBLAS
+    functions under one OpenBLAS naming, with ``openblas_get_config`` saying whether integers
+    are 64-bit."""
+    if not sys.platform.startswith("linux"):
+        return None, f"NumPy's OpenBLAS is linked on Linux only, not on {sys.platform}"
+    name = _numpy_blas_name()
+    if "openblas" not in name.replace("-", "").replace("_", ""):
+        return None, f"NumPy's build config names {name or 'no'} BLAS, not OpenBLAS"
+    folder = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+    files = sorted(f for f in folder.glob("*") if "openblas" in f.name.lower()) if folder.is_dir() else []
+    if not files:
+        return None, f"no OpenBLAS library in {folder}"
+    for path in files:
+        found = _probe(path)
+        if found is not None:
+            return found, ""
+    return None, f"{', '.join(map(str, files))}: not loaded by NumPy, or no CBLAS symbols found"
+
+
+def _numpy_blas_name() -> str:
+    try:
+        config = np.show_config(mode="dicts")
+        return str(config["Build Dependencies"]["blas"]["name"]).lower()
+    except Exception:  # NumPy < 1.26 or a build without the record
+        return ""
+
+
+def _probe(path: Path) -> BlasLibrary | None:
+    """The naming of ``path``'s CBLAS symbols, if NumPy already loaded it (RTLD_NOLOAD: never
+    loads a second copy)."""
+    if not hasattr(os, "RTLD_NOLOAD"):
+        return None
+    try:
+        lib = ctypes.CDLL(str(path), mode=os.RTLD_NOLOAD | os.RTLD_LOCAL)
+    except OSError:
+        return None
+    for prefix, suffix in OPENBLAS_NAMINGS:
+        try:
+            get_config = getattr(lib, f"{prefix}openblas_get_config{suffix}")
+            if not all(hasattr(lib, f"{prefix}cblas_{f}{suffix}") for f in CBLAS_FUNCTIONS):
+                continue
+        except AttributeError:
+            continue
+        get_config.restype = ctypes.c_char_p
+        get_config.argtypes = []
+        config = (get_config() or b"").decode(errors="replace").strip()
+        ilp64 = "USE64BITINT" in config
+        if suffix == "64_" and not ilp64:
+            continue  # a 64_ suffix on 32-bit integers: not a naming we know
+        return BlasLibrary("numpy", str(path), prefix, suffix, ilp64, config)
+    return None
+
 
 MetaMessage = Callable[[list[int]], str]
 
@@ -75,23 +236,22 @@ def _split(meta: list[int], *ranks: int) -> list[tuple[int, ...]]:
     return shapes
 
 
-@functools.cache
-def blas_flags() -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    """(compile flags, link flags) for CBLAS, or None (with one warning) without the wheel."""
-    if scipy_openblas32 is None:
-        warnings.warn(NO_BLAS_WARNING, stacklevel=2)
-        return None
-    include, libdir = scipy_openblas32.get_include_dir(), scipy_openblas32.get_lib_dir()
-    library = scipy_openblas32.get_library()
-    return (f"-I{include}",), (f"-L{libdir}", f"-l{library}", f"-Wl,-rpath,{libdir}")
-
-
 def _common() -> str:
     return render(section(TEMPLATE, "common"))
 
 
-def _blas() -> str:
-    return render(section(TEMPLATE, "blas"), {"PREFIX": CBLAS_PREFIX})
+def _blas(blas: BlasLibrary) -> str:
+    names = {f.upper(): blas.symbol(f) for f in CBLAS_FUNCTIONS}
+    library = f"{blas.source} ({Path(blas.path).name})"
+    bits = "64" if blas.ilp64 else "32"
+    return render(
+        section(TEMPLATE, "blas"),
+        {**names, "LIBRARY": library, "INT_BITS": bits, "BLASINT": f"int{bits}_t"},
+    )
+
+
+def _max_dim(blas: BlasLibrary) -> str:
+    return str(blas.max_dim if BLAS_MAX_DIM is None else min(BLAS_MAX_DIM, blas.max_dim))
 
 
 def _body(name: str, subs: Mapping[str, str] | None = None) -> str:
@@ -119,15 +279,14 @@ def matmul_kernel(node: Apply) -> OpKernel | None:
     )
     setup = _body("matmul_setup")
     helpers: list[str] = []
-    flags: tuple[str, ...] = ()
     link_flags: tuple[str, ...] = ()
     if out.dtype in FLOAT_DTYPES:
-        found = blas_flags()
-        if found is None:
+        blas = blas_library()
+        if blas is None:
             return None
-        flags, link_flags = found
+        link_flags = blas.link_flags
         copy, copy_name = copy_helper(out.dtype, out.dtype)
-        helpers = [_common(), copy, _blas()]
+        helpers = [_common(), copy, _blas(blas)]
         converts = []
         for v in (a, b):
             if v.dtype == out.dtype:
@@ -144,7 +303,7 @@ def matmul_kernel(node: Apply) -> OpKernel | None:
                 "CONVERT_B": converts[1],
                 "COPY": copy_name,
                 "PRODUCT": _product_name(out.dtype),
-                "MAX": str(BLAS_MAX_DIM),
+                "MAX": _max_dim(blas),
             },
         )
     else:
@@ -155,7 +314,6 @@ def matmul_kernel(node: Apply) -> OpKernel | None:
         shape_body=shape_body,
         run_body=run_body,
         helpers=helpers,
-        flags=flags,
         link_flags=link_flags,
     )
     where = f"(created at {node.location})"
@@ -206,22 +364,21 @@ def gemm_kernel(node: Apply) -> OpKernel | None:
     dtype = node.outputs[0].dtype
     if dtype not in FLOAT_DTYPES or any(v.dtype != dtype for v in node.inputs):
         return None
-    found = blas_flags()
-    if found is None:
+    blas = blas_library()
+    if blas is None:
         return None
     copy, copy_name = copy_helper(dtype, dtype)
     shape_body = _body("gemm_shape", {"ERR_ALIGN": str(ERR_ALIGN), "ERR_BROADCAST": str(ERR_BATCH)})
     run_body = _body(
         "gemm_run",
-        {"T": C_TYPES[dtype], "COPY": copy_name, "PRODUCT": _product_name(dtype), "MAX": str(BLAS_MAX_DIM)},
+        {"T": C_TYPES[dtype], "COPY": copy_name, "PRODUCT": _product_name(dtype), "MAX": _max_dim(blas)},
     )
     kernel = op_kernel(
         node,
         shape_body=shape_body,
         run_body=run_body,
-        helpers=[_common(), copy, _blas()],
-        flags=found[0],
-        link_flags=found[1],
+        helpers=[_common(), copy, _blas(blas)],
+        link_flags=blas.link_flags,
     )
     where = f"(created at {node.location})"
 
