@@ -356,6 +356,7 @@ class KernelStep:
         "out_specs",
         "from_buffer",
         "cast",
+        "library",
     )
 
     def __init__(
@@ -376,6 +377,7 @@ class KernelStep:
             start += nd
         self.out_specs = tuple(specs)
         self.from_buffer = library.ffi.from_buffer
+        self.library = library  # keeps the .so mapped while its function pointers are in use
         self.cast = library.ffi.cast
 
     def _pointer(self, a: np.ndarray) -> Any:
@@ -452,6 +454,7 @@ class ElemwiseStep:
         "inplace",
         "from_buffer",
         "cast",
+        "library",
         "fixed",
         "flat",
         "scalars",
@@ -484,6 +487,7 @@ class ElemwiseStep:
         self.out_dtype = np.dtype(node.outputs[0].dtype)
         self.inplace = node.tag.get("inplace")
         self.from_buffer = library.ffi.from_buffer
+        self.library = library  # keeps the .so mapped while its function pointers are in use
         self.cast = library.ffi.cast
         self.scalars = sum(1 << j for j, full in enumerate(self.full) if not full)
         # 0-d constants: their pointer is taken once (the CVM keeps the arrays alive).
