@@ -30,6 +30,7 @@ class Config:
         "num_threads": lambda v: isinstance(v, int) and v >= 1,
         "compile_jobs": lambda v: isinstance(v, int) and v >= 1,
         "blas": lambda v: v in BLAS_CHOICES,
+        "reuse_buffers": lambda v: isinstance(v, bool),
     }
 
     def __init__(self, environ: dict[str, str]) -> None:
@@ -57,6 +58,10 @@ class Config:
         # The CBLAS of mode 'c' float products (symgrad/codegen/blas_c.py): NumPy's own
         # OpenBLAS when usable ("auto"), or one forced.
         object.__setattr__(self, "blas", environ.get("SYMGRAD_BLAS", "auto").strip().lower() or "auto")
+        # Mode 'c' writes a function's intermediates into the previous call's arrays (no page
+        # faults on fresh memory each call; the arrays stay allocated between calls).
+        reuse = environ.get("SYMGRAD_REUSE_BUFFERS", "1").strip().lower()
+        object.__setattr__(self, "reuse_buffers", reuse not in ("0", "false", "no", "off"))
         for name in self._validators:
             self._check(name, getattr(self, name))
 

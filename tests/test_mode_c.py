@@ -466,3 +466,57 @@ def test_one_long_row_split_between_threads_covers_every_element(n):
         f = sg.function([x], sg.exp(x) * 0.5 - 1.0, mode="c")
     a = np.linspace(-2.0, 2.0, n)
     np.testing.assert_allclose(f(a), np.exp(a) * 0.5 - 1.0, rtol=1e-12, atol=1e-14)
+
+
+def _mlp_like(x, w):
+    h = sg.tanh(sg.dot(x, w) + 1.0)
+    return sg.dot(sg.exp(h) * 2.0, w.T) - h.sum(axis=1, keepdims=True)
+
+
+def test_intermediates_reuse_the_previous_calls_arrays_and_outputs_never_do():
+    x, w = sg.matrix("x"), sg.matrix("w")
+    f = sg.function([x, w], [_mlp_like(x, w), sg.tanh(sg.dot(x, w))], mode="c")
+    g = sg.function([x, w], [_mlp_like(x, w), sg.tanh(sg.dot(x, w))], mode="py")
+    assert "pool_" in f.vm.source and "acquire(False)" in f.vm.source
+    gen, results = rng(9), []
+    for rows in (5, 5, 7, 5, 0, 5):  # same shapes reuse, other shapes allocate
+        a, b = gen.normal(size=(rows, 4)), gen.normal(size=(4, 4))
+        got, want = f(a, b), g(a, b)
+        for u, v in zip(got, want):
+            np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
+        results.append((got, want))
+    for got, want in results:  # a later call never wrote into an earlier call's outputs
+        for u, v in zip(got, want):
+            np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
+
+
+def test_an_output_written_in_place_over_a_product_is_not_a_reused_array():
+    x, w = sg.matrix("x"), sg.matrix("w")
+    f = sg.function([x, w], sg.tanh(sg.dot(x, w)) * 3.0, mode="c")  # may write into the product
+    a, b = rng(10).normal(size=(6, 4)), rng(11).normal(size=(4, 4))
+    first, second = f(a, b), f(a * 2.0, b)
+    assert not np.shares_memory(first, second)
+    np.testing.assert_allclose(first, np.tanh(a @ b) * 3.0, rtol=1e-12)
+
+
+def test_concurrent_calls_with_reused_intermediates():
+    x, w = sg.matrix("x"), sg.matrix("w")
+    f = sg.function([x, w], _mlp_like(x, w), mode="c")
+    gen = rng(12)
+    cases = [(gen.normal(size=(30 + k, 4)), gen.normal(size=(4, 4))) for k in range(6)]
+    wanted = [np.tanh(a @ b + 1.0) for a, b in cases]
+    wanted = [np.exp(h) * 2.0 @ b.T - h.sum(axis=1, keepdims=True) for h, (_, b) in zip(wanted, cases)]
+
+    def work(k):
+        return all(np.allclose(f(*cases[(k + j) % 6]), wanted[(k + j) % 6]) for j in range(100))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, range(8)))
+
+
+def test_buffer_reuse_can_be_turned_off():
+    x, w = sg.matrix("x"), sg.matrix("w")
+    with sg.config.override(reuse_buffers=False):
+        f = sg.function([x, w], _mlp_like(x, w), mode="c")
+    assert "pool_" not in f.vm.source
+    assert Config({"SYMGRAD_REUSE_BUFFERS": "0"}).reuse_buffers is False

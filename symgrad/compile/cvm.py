@@ -129,6 +129,7 @@ class CVM:
             self.output_cells,
             self._checked_root,
             [f is not None and f[1] for f in filters],
+            reuse_buffers=config.reuse_buffers,
         )
 
     def run(self, root_values: Sequence[np.ndarray], profile: bool = False) -> list[np.ndarray]:
@@ -322,7 +323,13 @@ class PerformStep:
         self.node, self.ins, self.outs = node, tuple(ins), tuple(outs)
         self.frees: tuple[int, ...] = ()
 
-    def source(self, k: int, args: list[str], outs: list[str], inline: bool = True) -> tuple[list[str], dict]:
+    # Steps whose outputs may be (views of) their inputs or kept by user code: a buffer the
+    # program reuses across calls must never reach them (symgrad/compile/program.py).
+    keeps_inputs = True
+
+    def source(
+        self, k: int, args: list[str], outs: list[str], inline: bool = True, pool: str | None = None
+    ) -> tuple[list[str], dict]:
         return _call_source(self, k, args, outs)
 
     def call(self, *args: np.ndarray) -> list[np.ndarray]:
@@ -387,10 +394,22 @@ class KernelStep:
         for c, out in zip(self.outs, self.call(*[values[i] for i in self.ins])):
             values[c] = out
 
-    def source(self, k: int, args: list[str], outs: list[str], inline: bool = True) -> tuple[list[str], dict]:
-        return _call_source(self, k, args, outs)
+    keeps_inputs = False
+
+    def source(
+        self, k: int, args: list[str], outs: list[str], inline: bool = True, pool: str | None = None
+    ) -> tuple[list[str], dict]:
+        """One call; with ``pool`` (a list of the previous call's outputs, when the program
+        reuses buffers) the outputs go into those arrays when the shapes match."""
+        if pool is None:
+            return _call_source(self, k, args, outs)
+        line = f"{', '.join(outs)}, = step_{k}.call_into({pool} if reuse else None, {', '.join(args)})"
+        return [line], {f"step_{k}": self}
 
     def call(self, *args: np.ndarray) -> list[np.ndarray]:
+        return self.call_into(None, *args)
+
+    def call_into(self, pool: list | None, *args: np.ndarray) -> list[np.ndarray]:
         pointers = [self._pointer(a) for a in args]
         shapes: tuple = ()
         strides: tuple = ()
@@ -404,6 +423,13 @@ class KernelStep:
             self._fail(args, code, meta)
         sizes = meta.tolist()
         outs = [np.empty(tuple(sizes[a:b]), dtype) for a, b, dtype in self.out_specs]
+        if pool is not None:  # the previous call's arrays where the shapes are the same
+            for j, out in enumerate(outs):
+                kept = pool[j]
+                if kept is not None and kept.shape == out.shape:
+                    outs[j] = kept
+                else:
+                    pool[j] = out
         for out in outs:
             pointers.append(self.from_buffer(out))
             shapes += out.shape
@@ -499,9 +525,14 @@ class ElemwiseStep:
     def run(self, values: list) -> None:
         values[self.out] = self.call(*self.fetch(values))
 
-    def source(self, k: int, args: list[str], outs: list[str], inline: bool = True) -> tuple[list[str], dict]:
+    keeps_inputs = False
+
+    def source(
+        self, k: int, args: list[str], outs: list[str], inline: bool = True, pool: str | None = None
+    ) -> tuple[list[str], dict]:
         """The fast path of ``call`` inlined: inputs of one shape (and 0-d ones), a fresh
-        output, every operand C-contiguous, so one call of the kernel's scalar-argument entry
+        output (or, with ``pool``, the previous call's output array when the shape is the
+        same), every operand C-contiguous, so one call of the kernel's scalar-argument entry
         point ``_flat``. Anything else (a non-contiguous operand: ``from_buffer`` refuses it)
         goes through ``call``."""
         out, step = outs[0], f"step_{k}"
@@ -524,8 +555,18 @@ class ElemwiseStep:
         lines = [f"shape = {lead}.shape"]
         if same:
             lines.append(f"if {' and '.join(same)}:")
+        if pool is None:
+            allocate = [f"{out} = empty(shape, dtype_{k})"]
+        else:
+            allocate = [
+                f"{out} = {pool}[0]",
+                f"if not reuse or {out} is None or {out}.shape != shape:",
+                f"    {out} = empty(shape, dtype_{k})",
+                "    if reuse:",
+                f"        {pool}[0] = {out}",
+            ]
         body = [
-            f"{out} = empty(shape, dtype_{k})",
+            *allocate,
             "try:",
             f"    code = flat_{k}({out}.size, {self.scalars}, {', '.join(pointers)}, from_buffer_{k}({out}))",
             "except ValueError:  # a non-contiguous operand",

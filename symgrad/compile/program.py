@@ -8,14 +8,17 @@ roots are checked inline, each step is its own line (an elementwise step's fast 
 inlined: one ``np.empty`` and one cffi call), and cells are released with ``name = None``
 after their last reader, as the schedule's ``frees`` say.
 
-A step provides ``source(k, args, outs, inline) -> (lines, names)``: the Python lines that
-compute the output locals ``outs`` from the input locals ``args`` (``inline=False``: one call), and the objects those lines refer to
-(bound into the function's globals under names ending in ``_k``). ``CVM.source`` shows the
-generated text; ``tests/test_mode_c.py`` runs every op family through it.
+A step provides ``source(k, args, outs, inline, pool) -> (lines, names)``: the Python lines
+that compute the output locals ``outs`` from the input locals ``args`` (``inline=False``: one
+call; ``pool``: the name of a list holding the previous call's output arrays, to write into
+again when the shapes match), and the objects those lines refer to (bound into the
+function's globals under names ending in ``_k``). ``CVM.source`` shows the generated text;
+``tests/test_mode_c.py`` runs every op family through it.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +34,39 @@ def cell_name(c: int) -> str:
     return f"v{c}"
 
 
+def _outs(step: Any) -> tuple[int, ...]:
+    return tuple(step.outs) if hasattr(step, "outs") else (step.out,)
+
+
+def reusable_steps(steps: Sequence[Any], output_cells: Sequence[int]) -> set[int]:
+    """The steps whose outputs may go into the previous call's arrays: every array they write
+    is an intermediate that dies within the call. Not when one of those arrays can reach the
+    caller (a graph output) or code that may keep it (a view or a user op's ``perform``),
+    directly or through elementwise steps that write in place into it."""
+    aliases: dict[int, set[int]] = {}  # cell -> the cells that may share its array
+
+    def group(c: int) -> set[int]:
+        return aliases.setdefault(c, {c})
+
+    for step in steps:
+        k = getattr(step, "inplace", None)
+        if k is not None:  # its output is its input k's array when the shapes fit
+            merged = group(step.ins[k]) | group(step.out)
+            for c in merged:
+                aliases[c] = merged
+    escaping = set(output_cells)
+    for step in steps:
+        if getattr(step, "keeps_inputs", True):
+            escaping.update(step.ins)
+    pooled = set()
+    for k, step in enumerate(steps):
+        if getattr(step, "keeps_inputs", True) or getattr(step, "inplace", None) is not None:
+            continue
+        if not any(c in escaping for out in _outs(step) for c in group(out)):
+            pooled.add(k)
+    return pooled
+
+
 def generate(
     steps: Sequence[Any],
     root_cells: Sequence[int],
@@ -39,6 +75,7 @@ def generate(
     output_cells: Sequence[int],
     check_root: Callable[[int, Any], np.ndarray],
     always_check: Sequence[bool] = (),
+    reuse_buffers: bool = True,
 ) -> tuple[Callable[[Sequence[Any]], list], str]:
     """(the program, its source): ``program(root_values) -> [output values]``.
 
@@ -63,17 +100,32 @@ def generate(
     constant_cells = {c for c, _ in constants}
     for c, data in constants:
         names[cell_name(c)] = data  # read as globals: constants never change
+    pooled = reusable_steps(steps, output_cells) if reuse_buffers else set()
+    body = []
     for k, step in enumerate(steps):
         args = [cell_name(c) for c in step.ins]
-        outs = [cell_name(c) for c in (step.outs if hasattr(step, "outs") else (step.out,))]
-        lines.append(f"    # {step.node.op}")
-        step_lines, step_names = step.source(k, args, outs, inline=len(steps) <= INLINE_MAX_STEPS)
-        lines += ["    " + line for line in step_lines]
+        outs = [cell_name(c) for c in _outs(step)]
+        body.append(f"# {step.node.op}")
+        pool = None
+        if k in pooled:
+            pool = f"pool_{k}"
+            names[pool] = [None] * len(outs)
+        step_lines, step_names = step.source(k, args, outs, inline=len(steps) <= INLINE_MAX_STEPS, pool=pool)
+        body += step_lines
         names.update(step_names)
         frees = [cell_name(c) for c in step.frees if c not in constant_cells]  # globals stay
         if frees:
-            lines.append("    " + "; ".join(f"{name} = None" for name in frees))
-    lines.append(f"    return [{', '.join(cell_name(c) for c in output_cells)}]")
+            body.append("; ".join(f"{name} = None" for name in frees))
+    body.append(f"return [{', '.join(cell_name(c) for c in output_cells)}]")
+    if pooled:
+        # One call at a time reuses the buffers; a concurrent (or re-entrant) call allocates.
+        lock = threading.Lock()
+        names.update(acquire=lock.acquire, release=lock.release)
+        lines += ["    reuse = acquire(False)", "    try:"]
+        lines += ["        " + line for line in body]
+        lines += ["    finally:", "        if reuse:", "            release()"]
+    else:
+        lines += ["    " + line for line in body]
     source = "\n".join(lines) + "\n"
     exec(compile(source, f"<symgrad compiled graph {id(steps):x}>", "exec"), names)
     return names[PROGRAM_NAME], source
