@@ -422,14 +422,15 @@ class KernelStep:
         if code:
             self._fail(args, code, meta)
         sizes = meta.tolist()
-        outs = [np.empty(tuple(sizes[a:b]), dtype) for a, b, dtype in self.out_specs]
-        if pool is not None:  # the previous call's arrays where the shapes are the same
-            for j, out in enumerate(outs):
-                kept = pool[j]
-                if kept is not None and kept.shape == out.shape:
-                    outs[j] = kept
-                else:
-                    pool[j] = out
+        if pool is None:
+            outs = [np.empty(tuple(sizes[a:b]), dtype) for a, b, dtype in self.out_specs]
+        else:  # the previous call's arrays where the shapes are the same
+            outs = []
+            for j, (a, b, dtype) in enumerate(self.out_specs):
+                shape, kept = tuple(sizes[a:b]), pool[j]
+                if kept is None or kept.shape != shape:
+                    kept = pool[j] = np.empty(shape, dtype)
+                outs.append(kept)
         for out in outs:
             pointers.append(self.from_buffer(out))
             shapes += out.shape
