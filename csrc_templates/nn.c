@@ -89,6 +89,16 @@ static inline int64_t sg_nn_col_width(int64_t itemsize, int64_t inner)
     const int64_t w = 1024 / itemsize;
     return w < inner ? w : inner;
 }
+
+/* Reductions along a middle axis of length n, as tasks: column block k of width <= w of the
+ * (outer, n, inner) view; *start is its first element, *cols its width. */
+static inline void sg_nn_col_task(int64_t k, int64_t chunks, int64_t w, int64_t n, int64_t inner,
+                                  int64_t *start, int64_t *cols)
+{
+    const int64_t o = k / chunks, j0 = (k % chunks) * w;
+    *start = o * n * inner + j0;
+    *cols = inner - j0 < w ? inner - j0 : w;
+}
 /* endsection */
 
 /* section: check_classes */
@@ -384,8 +394,8 @@ static void sg_nn_softmax_grad_row_@DY@_@SM@(const char *dy, int64_t dys, const 
         const int64_t chunks = (inner + w - 1) / w, tasks = outer * chunks;
 #pragma omp parallel for num_threads(sg_threads) if (size >= SG_PARALLEL_MIN) schedule(dynamic, 1)
         for (int64_t k = 0; k < tasks; k++) {
-            const int64_t o = k / chunks, j0 = (k % chunks) * w;
-            const int64_t start = o * n * inner + j0, cols = inner - j0 < w ? inner - j0 : w;
+            int64_t start, cols;
+            sg_nn_col_task(k, chunks, w, n, inner, &start, &cols);
             sg_nn_softmax_cols_@F@(x + start, y + start, n, inner, cols, log_out);
         }
     }
@@ -426,8 +436,8 @@ static void sg_nn_softmax_grad_row_@DY@_@SM@(const char *dy, int64_t dys, const 
         const int64_t chunks = (inner + w - 1) / w, tasks = outer * chunks;
 #pragma omp parallel for num_threads(sg_threads) if (size >= SG_PARALLEL_MIN) schedule(dynamic, 1)
         for (int64_t k = 0; k < tasks; k++) {
-            const int64_t o = k / chunks, j0 = (k % chunks) * w;
-            const int64_t start = o * n * inner + j0, cols = inner - j0 < w ? inner - j0 : w;
+            int64_t start, cols;
+            sg_nn_col_task(k, chunks, w, n, inner, &start, &cols);
             sg_nn_softmax_grad_cols_@F@(dy + start, sm + start, y + start, n, inner, cols);
         }
         free(buffer);
