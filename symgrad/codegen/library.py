@@ -28,13 +28,19 @@ def _unique(kernels: Sequence[Kernel]) -> list[Kernel]:
     return list({k.name: k for k in kernels}.values())
 
 
+def _wants_vector_math(kernels: Sequence[Kernel]) -> bool:
+    """libmvec's declarations in the prelude: when an elementwise kernel links it, or (op
+    kernels only) when it is available."""
+    return any("mvec" in getattr(k, "libraries", ()) for k in kernels) or (
+        not any(isinstance(k, ElemwiseKernel) for k in kernels) and libmvec_available()
+    )
+
+
 def library_source(kernels: Sequence[Kernel], *, vector_math: bool | None = None) -> str:
     """The C source of a library holding ``kernels`` (a kernel listed twice appears once)."""
     unique = _unique(kernels)
     if vector_math is None:
-        vector_math = any("mvec" in getattr(k, "libraries", ()) for k in unique) or (
-            not any(isinstance(k, ElemwiseKernel) for k in unique) and libmvec_available()
-        )
+        vector_math = _wants_vector_math(unique)
     helpers = dict.fromkeys(h for k in unique for h in getattr(k, "helpers", ()))
     return "\n".join([prelude(vector_math), *helpers, *(k.code for k in unique)])
 
@@ -51,10 +57,8 @@ def library_units(kernels: Sequence[Kernel], jobs: int, *, vector_math: bool | N
     count = max(1, min(jobs, len(unique), total // UNIT_MIN_CHARS))
     if count == 1:
         return [library_source(unique, vector_math=vector_math)]
-    if vector_math is None:  # decided once for the library, as library_source would
-        vector_math = any("mvec" in getattr(k, "libraries", ()) for k in unique) or (
-            not any(isinstance(k, ElemwiseKernel) for k in unique) and libmvec_available()
-        )
+    if vector_math is None:  # decided once for the whole library, not per unit
+        vector_math = _wants_vector_math(unique)
     units: list[list[Kernel]] = [[] for _ in range(count)]
     unit_helpers: list[set[str]] = [set() for _ in range(count)]
     loads = [0] * count
