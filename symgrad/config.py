@@ -15,6 +15,7 @@ from typing import Any
 FLOAT_DTYPES = ("float32", "float64")
 MODES = ("py", "c", "cuda")
 BLAS_CHOICES = ("auto", "numpy", "scipy-openblas32")
+RUNNERS = ("c", "py")
 
 
 class Config:
@@ -31,6 +32,7 @@ class Config:
         "compile_jobs": lambda v: isinstance(v, int) and v >= 1,
         "blas": lambda v: v in BLAS_CHOICES,
         "reuse_buffers": lambda v: isinstance(v, bool),
+        "runner": lambda v: v in RUNNERS,
     }
 
     def __init__(self, environ: dict[str, str]) -> None:
@@ -62,6 +64,9 @@ class Config:
         # faults on fresh memory each call; the arrays stay allocated between calls).
         reuse = environ.get("SYMGRAD_REUSE_BUFFERS", "1").strip().lower()
         object.__setattr__(self, "reuse_buffers", reuse not in ("0", "false", "no", "off"))
+        # What runs a mode 'c' function's schedule: the C runner (one CPython entry point per
+        # call, symgrad/compile/runner.py) or the generated Python program (program.py).
+        object.__setattr__(self, "runner", environ.get("SYMGRAD_RUNNER", "c").strip().lower() or "c")
         for name in self._validators:
             self._check(name, getattr(self, name))
 

@@ -16,9 +16,14 @@ pytestmark = pytest.mark.skipif(not compiler_available(), reason="mode 'c' needs
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_malformed_calls_never_crash_and_agree_with_py(seed):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+@pytest.mark.parametrize("seed, runner", [(0, "c"), (1, "py")])
+def test_malformed_calls_never_crash_and_agree_with_py(seed, runner):
+    """Seed 0 through the C runner, seed 1 through the generated Python program."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "SYMGRAD_RUNNER": runner,
+    }
     child = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "fuzz_calls.py"), "--seed", str(seed), "--calls", "1500"],
         capture_output=True,

@@ -422,17 +422,27 @@ def test_a_process_with_spinning_openmp_threads_exits_cleanly(tmp_path):
         assert child.returncode == 0 and child.stdout.strip() == "done", child.stderr[-2000:]
 
 
-def test_the_call_program_inlines_elementwise_steps_and_falls_back_on_strided_operands():
+@pytest.fixture(params=["c", "py"])
+def runner(request):
+    """Both runners of a schedule: the C runner and the generated Python program."""
+    with sg.config.override(runner=request.param):
+        yield request.param
+
+
+def test_the_call_program_takes_every_layout_and_checks_shapes(runner):
     x, m = sg.vector("x"), sg.matrix("m")
     f = sg.function([x, m], [sg.exp(x) * 2.0 + 1.0, sg.sum(m, axis=0) + x], mode="c")
     g = sg.function([x, m], [sg.exp(x) * 2.0 + 1.0, sg.sum(m, axis=0) + x], mode="py")
-    assert "flat_" in f.vm.source and "compiled_graph" in f.vm.source
+    if runner == "py":  # elementwise steps inlined, with a fallback for strided operands
+        assert "flat_" in f.vm.source and "compiled_graph" in f.vm.source
+    else:
+        assert f.vm.source.startswith("C runner program") and "elementwise kernel" in f.vm.source
     a, b = rng(1).normal(size=6), rng(2).normal(size=(4, 6))
     for args in [(a, b), (a[::-1], b[:, ::-1]), (a.astype(np.float32), np.asfortranarray(b)), (list(a), b)]:
         for got, want in zip(f(*args), g(*args)):
             np.testing.assert_allclose(got, want, rtol=1e-13)
     with pytest.raises(sg.ShapeError, match="add"):
-        f(a[:5], b)  # the inlined path checks that the operands have one shape
+        f(a[:5], b)  # the program checks that the operands broadcast
     with pytest.raises(TypeError, match="input 0"):
         f(np.zeros((2, 2)), b)  # the argument checks of sg.function, in the program
 
@@ -449,9 +459,10 @@ def test_outputs_that_may_share_memory_are_still_copied():
 
 def test_a_program_of_many_steps_calls_them_without_inlining():
     x = sg.vector("x")
-    outputs = [sg.exp(x * k) for k in range(program.INLINE_MAX_STEPS // 2 + 1)]
-    outputs += [sg.sin(x + k) for k in range(program.INLINE_MAX_STEPS // 2 + 1)]
-    f = sg.function([x], outputs, mode="c")
+    with sg.config.override(runner="py"):
+        outputs = [sg.exp(x * k) for k in range(program.INLINE_MAX_STEPS // 2 + 1)]
+        outputs += [sg.sin(x + k) for k in range(program.INLINE_MAX_STEPS // 2 + 1)]
+        f = sg.function([x], outputs, mode="c")
     assert len(f.vm.steps) > program.INLINE_MAX_STEPS and "flat_" not in f.vm.source
     a = np.linspace(-1, 1, 7)
     np.testing.assert_allclose(f(a)[-1], np.sin(a + program.INLINE_MAX_STEPS // 2), rtol=1e-15)
@@ -473,11 +484,14 @@ def _mlp_like(x, w):
     return sg.dot(sg.exp(h) * 2.0, w.T) - h.sum(axis=1, keepdims=True)
 
 
-def test_intermediates_reuse_the_previous_calls_arrays_and_outputs_never_do():
+def test_intermediates_reuse_the_previous_calls_arrays_and_outputs_never_do(runner):
     x, w = sg.matrix("x"), sg.matrix("w")
     f = sg.function([x, w], [_mlp_like(x, w), sg.tanh(sg.dot(x, w))], mode="c")
     g = sg.function([x, w], [_mlp_like(x, w), sg.tanh(sg.dot(x, w))], mode="py")
-    assert "pool_" in f.vm.source and "acquire(False)" in f.vm.source
+    if runner == "py":
+        assert "pool_" in f.vm.source and "acquire(False)" in f.vm.source
+    else:
+        assert "reuses arrays" in f.vm.source and f.vm.call_program.n_pool > 0
     gen, results = rng(9), []
     for rows in (5, 5, 7, 5, 0, 5):  # same shapes reuse, other shapes allocate
         a, b = gen.normal(size=(rows, 4)), gen.normal(size=(4, 4))
@@ -490,7 +504,7 @@ def test_intermediates_reuse_the_previous_calls_arrays_and_outputs_never_do():
             np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
 
 
-def test_an_output_written_in_place_over_a_product_is_not_a_reused_array():
+def test_an_output_written_in_place_over_a_product_is_not_a_reused_array(runner):
     x, w = sg.matrix("x"), sg.matrix("w")
     f = sg.function([x, w], sg.tanh(sg.dot(x, w)) * 3.0, mode="c")  # may write into the product
     a, b = rng(10).normal(size=(6, 4)), rng(11).normal(size=(4, 4))
@@ -499,7 +513,7 @@ def test_an_output_written_in_place_over_a_product_is_not_a_reused_array():
     np.testing.assert_allclose(first, np.tanh(a @ b) * 3.0, rtol=1e-12)
 
 
-def test_concurrent_calls_with_reused_intermediates():
+def test_concurrent_calls_with_reused_intermediates(runner):
     x, w = sg.matrix("x"), sg.matrix("w")
     f = sg.function([x, w], _mlp_like(x, w), mode="c")
     gen = rng(12)
@@ -514,9 +528,9 @@ def test_concurrent_calls_with_reused_intermediates():
         assert all(pool.map(work, range(8)))
 
 
-def test_buffer_reuse_can_be_turned_off():
+def test_buffer_reuse_can_be_turned_off(runner):
     x, w = sg.matrix("x"), sg.matrix("w")
     with sg.config.override(reuse_buffers=False):
         f = sg.function([x, w], _mlp_like(x, w), mode="c")
-    assert "pool_" not in f.vm.source
+    assert "pool_" not in f.vm.source and "reuses arrays" not in f.vm.source
     assert Config({"SYMGRAD_REUSE_BUFFERS": "0"}).reuse_buffers is False

@@ -87,6 +87,11 @@ class System:
         """A callable taking ``prepare``d inputs and returning the finished output."""
         raise NotImplementedError
 
+    def compile_trusted(self, fn: Callable, specs: Sequence[Spec]) -> Callable:
+        """``compile`` without argument checks, for callers that validate their inputs
+        themselves (``trust_input``); systems without such a switch are 'n/a'."""
+        raise NotApplicable(f"{self.name} has no switch that skips argument checks")
+
     def prepare(self, arrays: Sequence[np.ndarray]) -> list:
         """Inputs in the system's own form (device arrays for JAX), converted once."""
         return list(arrays)

@@ -68,6 +68,11 @@ class PytensorSystem(System):
         inputs = _inputs(specs)
         return pytensor.function(inputs, fn(PYTENSOR_OPS, *inputs), mode=self.mode)
 
+    def compile_trusted(self, fn: Callable, specs: Sequence[Spec]) -> Callable:
+        compiled = self.compile(fn, specs)
+        compiled.trust_input = True
+        return compiled
+
     def sgd_trainer(self, loss, params, data, lr, manual_grad=None) -> Trainer:
         shared = [pytensor.shared(p, name=f"p{k}") for k, p in enumerate(params)]
         inputs = _inputs([Spec(d.dtype.name, d.ndim) for d in data])

@@ -50,6 +50,10 @@ class SymgradSystem(System):
         inputs = _inputs(specs)
         return sg.function(inputs, fn(SYMGRAD_OPS, *inputs), mode=self.mode)
 
+    def compile_trusted(self, fn: Callable, specs: Sequence[Spec]) -> Callable:
+        inputs = _inputs(specs)
+        return sg.function(inputs, fn(SYMGRAD_OPS, *inputs), mode=self.mode, trust_input=True)
+
     def sgd_trainer(self, loss, params, data, lr, manual_grad=None) -> Trainer:
         shared = [sg.shared(p, name=f"p{k}") for k, p in enumerate(params)]
         inputs = _inputs([Spec(d.dtype.name, d.ndim) for d in data])

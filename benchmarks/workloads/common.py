@@ -67,16 +67,19 @@ def timed_case(
     fn: Callable,
     arrays: Sequence[np.ndarray],
     extra_calls: dict[str, Callable] | None = None,
+    trusted: bool = False,
 ) -> list[Row]:
     """Build ``fn(ops, *inputs)`` in every system, check the results agree with NumPy's
-    (or the first system's), then time the agreeing ones side by side."""
+    (or the first system's), then time the agreeing ones side by side. ``trusted``: build
+    with ``System.compile_trusted`` (no argument checks)."""
     ctx.progress(f"{workload}: {case}")
     specs = [Spec(a.dtype.name, a.ndim) for a in arrays]
     rows, calls, reference = absent_rows(ctx, workload, case), dict(extra_calls or {}), None
     for loaded in ctx.ready():
         system = loaded.system
         try:
-            compiled, prepared = system.compile(fn, specs), system.prepare(arrays)
+            build = system.compile_trusted if trusted else system.compile
+            compiled, prepared = build(fn, specs), system.prepare(arrays)
             value = system.to_numpy(compiled(*prepared))
         except NotApplicable as exc:
             rows.append(Row(workload, case, loaded.name, "n/a", note=str(exc)))

@@ -38,8 +38,9 @@ from symgrad.codegen.library import (
     table_cdef,
     table_source,
 )
+from symgrad.compile import runner
 from symgrad.compile.cbuild import CCompileError, LoadedLibrary, build_library, compiler_info
-from symgrad.compile.program import generate
+from symgrad.compile.program import generate, reusable_steps
 from symgrad.compile.vm import perform, schedule
 from symgrad.config import config, prefer_sleeping_openmp_threads
 from symgrad.graph.basic import Apply, Variable
@@ -86,6 +87,8 @@ class CVM:
             for node in nodes
             if type(node.op) not in VIEW_OPS and (k := _kernel_for(node, rendered)) is not None
         }
+        if config.runner == "c":
+            runner.start_building()  # compiles beside this function's library, once per machine
         self.libraries, funcs = _build(list(kernels.values()), name or "function")
         self.library = self.libraries[0] if self.libraries else None  # one unless a build failed
         self.compile_seconds = sum(lib.compile_seconds for lib in self.libraries)
@@ -121,20 +124,41 @@ class CVM:
         filters = list(root_filters or ())
         filters += [None] * (len(self.root_cells) - len(filters))
         self._filters = {c: f[0] for c, f in zip(self.root_cells, filters) if f is not None}
-        self.call_program, self.source = generate(
-            self.steps,
-            self.root_cells,
-            self.root_types,
-            self.constants,
-            self.output_cells,
-            self._checked_root,
-            [f is not None and f[1] for f in filters],
-            reuse_buffers=config.reuse_buffers,
-        )
+        always_check = [f is not None and f[1] for f in filters]
+        module = runner.runner_module() if config.runner == "c" else None
+        if module is not None:
+            pooled = reusable_steps(self.steps, self.output_cells) if config.reuse_buffers else set()
+            self.unwrapped = self.fresh_outputs and len(self.output_cells) == 1
+            self.call_program, self.source = runner.make_program(
+                module,
+                self.n_cells,
+                self.steps,
+                self.root_cells,
+                self.root_types,
+                self.constants,
+                self.output_cells,
+                self._checked_root,
+                always_check,
+                pooled,
+                unwrap=self.unwrapped,
+            )
+        else:
+            self.unwrapped = False
+            self.call_program, self.source = generate(
+                self.steps,
+                self.root_cells,
+                self.root_types,
+                self.constants,
+                self.output_cells,
+                self._checked_root,
+                always_check,
+                reuse_buffers=config.reuse_buffers,
+            )
 
     def run(self, root_values: Sequence[np.ndarray], profile: bool = False) -> list[np.ndarray]:
         if not profile:
-            return self.call_program(root_values)
+            results = self.call_program(root_values)
+            return [results] if self.unwrapped else results
         values = self._initial.copy()
         for c, v, (dtype, ndim) in zip(self.root_cells, root_values, self.root_types):
             if type(v) is not np.ndarray or v.dtype is not dtype or v.ndim != ndim or not v.flags.aligned:
@@ -309,6 +333,11 @@ def _address(from_buffer: Any, cast: Any, a: np.ndarray) -> Any:
 
 
 # --- steps ---------------------------------------------------------------------------------------
+def _address_of(function: Any) -> int:
+    """A cffi function pointer's address, for the C runner to call."""
+    return int(_POINTER_TYPES.cast("intptr_t", function))
+
+
 def _call_source(step: Any, k: int, args: list[str], outs: list[str]) -> tuple[list[str], dict]:
     """The program line of a step that returns a list of outputs from ``step.call``."""
     return [f"{', '.join(outs)}, = step_{k}.call({', '.join(args)})"], {f"step_{k}": step}
@@ -331,6 +360,10 @@ class PerformStep:
         self, k: int, args: list[str], outs: list[str], inline: bool = True, pool: str | None = None
     ) -> tuple[list[str], dict]:
         return _call_source(self, k, args, outs)
+
+    def record(self, slot: int, frees: tuple[int, ...]) -> tuple:
+        """The step for the C runner (csrc_templates/runner.c): a Python call."""
+        return (runner.STEP_CALL, self.call, self.ins, self.outs, False, frees)
 
     def call(self, *args: np.ndarray) -> list[np.ndarray]:
         results = perform(self.node, list(args))
@@ -405,6 +438,24 @@ class KernelStep:
             return _call_source(self, k, args, outs)
         line = f"{', '.join(outs)}, = step_{k}.call_into({pool} if reuse else None, {', '.join(args)})"
         return [line], {f"step_{k}": self}
+
+    def record(self, slot: int, frees: tuple[int, ...]) -> tuple:
+        """The step for the C runner: its two entry points by address, and the outputs'
+        shape ranges in ``meta`` (``slot``: the first pool slot of its outputs, or -1)."""
+        return (
+            runner.STEP_KERNEL,
+            self.call,
+            self._fail,
+            _address_of(self.shape_fn),
+            _address_of(self.run_fn),
+            self.ins,
+            tuple(np.dtype(v.dtype) for v in self.node.inputs),
+            self.outs,
+            self.out_specs,
+            self.kernel.meta_size,
+            slot,
+            frees,
+        )
 
     def call(self, *args: np.ndarray) -> list[np.ndarray]:
         return self.call_into(None, *args)
@@ -581,6 +632,24 @@ class ElemwiseStep:
         if same:
             lines += ["else:", f"    {fallback}"]
         return lines, names
+
+    def record(self, slot: int, frees: tuple[int, ...]) -> tuple:
+        """The step for the C runner: the general entry point by address, called there on
+        the broadcast shape with every operand's own strides (``slot``: its pool slot, or -1)."""
+        return (
+            runner.STEP_ELEMWISE,
+            self.call,
+            self.fail,
+            _address_of(self.func),
+            self.ins,
+            tuple(np.dtype(v.dtype) for v in self.node.inputs),
+            self.out,
+            self.out_dtype,
+            self.ndim,
+            -1 if self.inplace is None else self.inplace,
+            slot,
+            frees,
+        )
 
     def call(self, *args: np.ndarray) -> np.ndarray:
         if self.general:

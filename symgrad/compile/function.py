@@ -74,6 +74,9 @@ class Function:
             self.shared or self.updates or self.profile_enabled
         )
         self._fresh = getattr(self.vm, "fresh_outputs", False)
+        # The C runner returns a function's one fresh output itself instead of a list.
+        self._unwrapped = getattr(self.vm, "unwrapped", False)
+        self._direct = self._unwrapped and self.single_output
         self._n_in = len(self.inputs)
         self._n_out = len(self.outputs)
         # Per input, what a value needs to skip ``filter``: exactly this dtype object and rank,
@@ -97,7 +100,11 @@ class Function:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or not self._fast_call or len(args) != self._n_in:
             return self._call(args, kwargs)
+        if self._direct:
+            return self._program(args)
         results = self._program(args)
+        if self._unwrapped:
+            return [results]
         if self._fresh:
             return results[0] if self.single_output else results
         if self.single_output:
