@@ -131,7 +131,19 @@ static inline const void *sg_blas_slice(sg_blas_operand *op, const char *p, int6
  * leading dimensions over `max` into blocks (K blocks after the first accumulate: beta 1).
  * A leading dimension over `max` makes its outer axis a block of one, which needs none. */
 #define SG_BI(x) ((sg_blasint)(x)) /* a length or stride as a BLAS integer */
-#define SG_DEFINE_BLAS_PRODUCT(NAME, T, GEMM, GEMV, DOT)                                        \
+/* symgrad's own GEMM (gemm.c) instead of CBLAS's: @OWN_GEMM@ (1 when the CBLAS in use runs
+ * narrower kernels than this CPU has; blas_c.own_gemm_wanted). Then it takes every matrix
+ * product, thin ones too: a CBLAS call that starts OpenBLAS's threads leaves them spinning
+ * for milliseconds, on the cores the next kernel needs. Returns 0 when it computed C. */
+#define SG_WANT_OWN_GEMM @OWN_GEMM@
+#if SG_WANT_OWN_GEMM && defined(SG_OWN_GEMM)
+#define SG_TRY_OWN_GEMM(OWN, m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc)              \
+    (OWN(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc,                                  \
+         (m) * (n) * (k) >= (1 << 18) ? sg_threads : 1) != 0)
+#else
+#define SG_TRY_OWN_GEMM(OWN, m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc) 1
+#endif
+#define SG_DEFINE_BLAS_PRODUCT(NAME, T, GEMM, GEMV, DOT, OWN)                                   \
     static void NAME##_call(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int ta,       \
                             int64_t lda, const T *b, int tb, int64_t ldb, T beta, T *c,         \
                             int64_t ldc)                                                        \
@@ -150,7 +162,7 @@ static inline const void *sg_blas_slice(sg_blas_operand *op, const char *p, int6
                 for (int64_t j = 0; j < n; j++) c[j] = 0;                                       \
             GEMV(SG_ROW_MAJOR, tb ? SG_NO_TRANS : SG_TRANS, SG_BI(tb ? n : k),                  \
                  SG_BI(tb ? k : n), alpha, b, SG_BI(ldb), a, SG_BI(ta ? lda : 1), beta, c, 1);  \
-        } else {                                                                                \
+        } else if (SG_TRY_OWN_GEMM(OWN, m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc)) { \
             GEMM(SG_ROW_MAJOR, op_a, op_b, SG_BI(m), SG_BI(n), SG_BI(k), alpha, a, SG_BI(lda),  \
                  b, SG_BI(ldb), beta, c, SG_BI(ldc));                                           \
         }                                                                                       \
@@ -179,8 +191,8 @@ static inline const void *sg_blas_slice(sg_blas_operand *op, const char *p, int6
         }                                                                                       \
     }
 
-SG_DEFINE_BLAS_PRODUCT(sg_blas_sproduct, float, @SGEMM@, @SGEMV@, @SDOT@)
-SG_DEFINE_BLAS_PRODUCT(sg_blas_dproduct, double, @DGEMM@, @DGEMV@, @DDOT@)
+SG_DEFINE_BLAS_PRODUCT(sg_blas_sproduct, float, @SGEMM@, @SGEMV@, @SDOT@, sg_own_sgemm)
+SG_DEFINE_BLAS_PRODUCT(sg_blas_dproduct, double, @DGEMM@, @DGEMV@, @DDOT@, sg_own_dgemm)
 
 /* endsection */
 

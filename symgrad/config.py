@@ -16,6 +16,7 @@ FLOAT_DTYPES = ("float32", "float64")
 MODES = ("py", "c", "cuda")
 BLAS_CHOICES = ("auto", "numpy", "scipy-openblas32")
 RUNNERS = ("c", "py")
+OWN_GEMM_CHOICES = ("auto", "on", "off")
 
 
 class Config:
@@ -33,6 +34,7 @@ class Config:
         "blas": lambda v: v in BLAS_CHOICES,
         "reuse_buffers": lambda v: isinstance(v, bool),
         "runner": lambda v: v in RUNNERS,
+        "own_gemm": lambda v: v in OWN_GEMM_CHOICES,
     }
 
     def __init__(self, environ: dict[str, str]) -> None:
@@ -64,6 +66,10 @@ class Config:
         # faults on fresh memory each call; the arrays stay allocated between calls).
         reuse = environ.get("SYMGRAD_REUSE_BUFFERS", "1").strip().lower()
         object.__setattr__(self, "reuse_buffers", reuse not in ("0", "false", "no", "off"))
+        # Float products through symgrad's own AVX-512 GEMM instead of CBLAS: "auto" (where the
+        # CBLAS runs narrower kernels than the CPU has), "on" or "off".
+        own = environ.get("SYMGRAD_OWN_GEMM", "auto").strip().lower() or "auto"
+        object.__setattr__(self, "own_gemm", own)
         # What runs a mode 'c' function's schedule: the C runner (one CPython entry point per
         # call, symgrad/compile/runner.py) or the generated Python program (program.py).
         object.__setattr__(self, "runner", environ.get("SYMGRAD_RUNNER", "c").strip().lower() or "c")

@@ -121,6 +121,31 @@ def test_gemm_near_misses():
     compile_and_compare("gemm", [v, m], v @ m + 1.0, [R.normal(size=3), data[1]], fires=False)
 
 
+def test_gemm_from_a_difference():
+    a, b, c = sg.matrix("a"), sg.matrix("b"), sg.matrix("c")
+    s = sg.scalar("s")
+    data = [*_mats(), R.normal(size=(4, 5))]
+    for expr in (c - a @ b, c - 0.1 * (a @ b), (a @ b) * 2.0 - c, 3.0 * c - (a @ b) * 2.0):
+        f = compile_and_compare("gemm_sub", [a, b, c], expr, data)
+        assert op_names(f) == ["Gemm"]
+    f = compile_and_compare("gemm_sub", [a, b, c, s], c - s * (a @ b), [*data, np.array(0.25)])
+    assert has_op(f, Gemm) and not has_op(f, MatMul)
+    v = sg.vector("v")  # a bias row subtracted
+    compile_and_compare("gemm_sub", [a, b, v], a @ b - v, [*data[:2], R.normal(size=5)])
+
+
+def test_gemm_from_a_difference_near_misses():
+    a, b, c = sg.matrix("a"), sg.matrix("b"), sg.matrix("c")
+    data = [*_mats(), R.normal(size=(4, 5))]
+    product = a @ b
+    compile_and_compare("gemm_sub", [a, b, c], (c - product) * product.sum(), data, fires=False)  # read twice
+    ai, bi = sg.matrix("a", dtype="int32"), sg.matrix("b", dtype="int32")
+    ints = [R.integers(-5, 5, size=(4, 3)).astype("int32"), R.integers(-5, 5, size=(3, 5)).astype("int32")]
+    compile_and_compare("gemm_sub", [ai, bi], 1 - ai @ bi, ints, fires=False)
+    t = sg.tensor3("t")
+    compile_and_compare("gemm_sub", [t, b], t @ b - 1.0, [R.normal(size=(2, 4, 3)), data[1]], fires=False)
+
+
 def test_mlp_layer_gets_gemm():
     x = sg.matrix("x", dtype=sg.config.floatX)
     w = sg.shared(R.normal(size=(3, 5)).astype(sg.config.floatX), "W")

@@ -38,6 +38,7 @@ from symgrad.ops.gemm import Gemm
 from symgrad.ops.linalg import EqualDims, MatMul
 
 TEMPLATE = "blas.c"
+GEMM_TEMPLATE = "gemm.c"
 BLAS_ENV = "SYMGRAD_BLAS"
 # With 32-bit BLAS integers, longer axes and leading dimensions are split into blocks of at
 # most this many; None: the largest BLAS integer (the tests lower it to exercise the
@@ -71,6 +72,7 @@ class BlasLibrary:
     suffix: str
     ilp64: bool
     config: str = ""
+    corename: str = ""  # the kernels OpenBLAS runs on this CPU (openblas_get_corename)
 
     def symbol(self, function: str) -> str:
         return f"{self.prefix}cblas_{function}{self.suffix}"
@@ -140,7 +142,11 @@ def _scipy_openblas32() -> BlasLibrary | None:
     files = sorted(f for f in folder.glob(f"{stem}.*") if f.suffix in (".so", ".dylib", ".dll"))
     if not files:
         return None
-    return BlasLibrary("scipy-openblas32", str(files[0]), "scipy_", "", False)
+    try:
+        corename = _corename(ctypes.CDLL(str(files[0])), "scipy_", "")
+    except OSError:
+        corename = ""
+    return BlasLibrary("scipy-openblas32", str(files[0]), "scipy_", "", False, corename=corename)
 
 
 def numpy_openblas() -> tuple[BlasLibrary | None, str]:
@@ -198,8 +204,45 @@ def _probe(path: Path) -> BlasLibrary | None:
         ilp64 = "USE64BITINT" in config
         if suffix == "64_" and not ilp64:
             continue  # a 64_ suffix on 32-bit integers: not a naming we know
-        return BlasLibrary("numpy", str(path), prefix, suffix, ilp64, config)
+        return BlasLibrary("numpy", str(path), prefix, suffix, ilp64, config, _corename(lib, prefix, suffix))
     return None
+
+
+def _corename(lib: ctypes.CDLL, prefix: str, suffix: str) -> str:
+    try:
+        get = getattr(lib, f"{prefix}openblas_get_corename{suffix}")
+    except AttributeError:
+        return ""
+    get.restype = ctypes.c_char_p
+    get.argtypes = []
+    return (get() or b"").decode(errors="replace").strip()
+
+
+# OpenBLAS cores whose GEMM kernels use AVX-512: where OpenBLAS runs one, it keeps the products.
+AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+@functools.cache
+def cpu_has_avx512() -> bool:
+    """Whether this CPU has AVX-512F (Linux: /proc/cpuinfo's flags)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            return any(line.startswith("flags") and " avx512f" in line for line in info)
+    except OSError:
+        return False
+
+
+def own_gemm_wanted(blas: BlasLibrary) -> bool:
+    """Whether float products use symgrad's own GEMM (csrc_templates/gemm.c) instead of the
+    CBLAS call. ``config.own_gemm`` (``SYMGRAD_OWN_GEMM``): ``on``, ``off``, or ``auto``: on
+    an AVX-512 CPU whose OpenBLAS runs narrower kernels (``OPENBLAS_CORETYPE=Haswell``, an
+    old OpenBLAS), where ours is about twice as fast (docs/c_backend.md, "Matrix products").
+    The kernel exists only when the compiler targets AVX-512 (``-march=native``); elsewhere,
+    and for products thinner than its tiles, CBLAS runs."""
+    setting = config.own_gemm
+    if setting != "auto":
+        return setting == "on"
+    return cpu_has_avx512() and blas.corename.lower() not in AVX512_CORES
 
 
 MetaMessage = Callable[[list[int]], str]
@@ -241,13 +284,16 @@ def _common() -> str:
 
 
 def _blas(blas: BlasLibrary) -> str:
+    """The CBLAS declarations and products, after symgrad's own GEMM when it is wanted."""
     names = {f.upper(): blas.symbol(f) for f in CBLAS_FUNCTIONS}
     library = f"{blas.source} ({Path(blas.path).name})"
     bits = "64" if blas.ilp64 else "32"
-    return render(
+    own = own_gemm_wanted(blas)
+    text = render(
         section(TEMPLATE, "blas"),
-        {**names, "LIBRARY": library, "INT_BITS": bits, "BLASINT": f"int{bits}_t"},
+        {**names, "LIBRARY": library, "INT_BITS": bits, "BLASINT": f"int{bits}_t", "OWN_GEMM": str(int(own))},
     )
+    return render(section(GEMM_TEMPLATE, "gemm")) + text if own else text
 
 
 def _max_dim(blas: BlasLibrary) -> str:

@@ -116,18 +116,28 @@ def _is_matrix_product(var: Variable) -> bool:
     return node is not None and isinstance(node.op, MatMul) and all(i.ndim == 2 for i in node.inputs)
 
 
-def _gemm_from(b, term_ab: Variable, term_c: Variable) -> Variable | None:
+def _signed(scale: Variable | None, negate: bool, dtype: str) -> Variable:
+    """The scale (1 when missing), negated when the term is subtracted: ``-s`` exactly."""
+    if scale is None:
+        return make_constant(-1 if negate else 1, dtype=dtype)
+    if not negate:
+        return scale
+    value = scalar_constant_value(scale)
+    return so.neg(scale) if value is None else make_constant(-value, dtype=scale.dtype)
+
+
+def _gemm_from(b, term_ab: Variable, term_c: Variable, negate_ab=False, negate_c=False) -> Variable | None:
+    """``±alpha * (A @ B) ± beta * C`` as one Gemm (a subtracted term's scale negated)."""
     out = b["out"]
     alpha, ab = _scaled(term_ab)
     if not _is_matrix_product(ab) or not (_only_client(b, ab) and _only_client(b, term_ab)):
         return None
     beta, c = _scaled(term_c)
-    one = make_constant(1, dtype=out.dtype)
-    alpha, beta = (one if s is None else s for s in (alpha, beta))
     a, bm = ab.owner.inputs
-    operands = (a, bm, c, alpha, beta, ab, term_ab, term_c)
+    operands = (a, bm, c, ab, term_ab, term_c) + tuple(s for s in (alpha, beta) if s is not None)
     if not is_float(out.dtype) or any(v.dtype != out.dtype for v in operands) or c.ndim > 2:
         return None
+    alpha, beta = _signed(alpha, negate_ab, out.dtype), _signed(beta, negate_c, out.dtype)
     return gemm(a, bm, c, alpha, beta)
 
 
@@ -154,6 +164,31 @@ def gemm_from_add(b):
     p, q = node.inputs
     new = _gemm_from(b, p, q)
     return new if new is not None else _gemm_from(b, q, p)
+
+
+def _gemm_sub_proof(*_):
+    a, bm = (
+        sympy.Matrix(2, 3, sympy.symbols("a0:6", real=True)),
+        sympy.Matrix(3, 2, sympy.symbols("b0:6", real=True)),
+    )
+    c = sympy.Matrix(2, 2, sympy.symbols("c0:4", real=True))
+    alpha, beta = sympy.symbols("alpha beta", real=True)
+    weights = sympy.symbols("w0:4", real=True)
+    lhs = (beta * c - alpha * (a * bm)) + (alpha * (a * bm) - beta * c)
+    rhs = ((-alpha) * (a * bm) + beta * c) + (alpha * (a * bm) + (-beta) * c)
+    return sum(w * x for w, x in zip(weights, lhs)), sum(w * x for w, x in zip(weights, rhs))
+
+
+@local_rewrite("gemm_sub", PHASE, AnyNode(("elemwise", "sub")), proof=_gemm_sub_proof)
+def gemm_from_sub(b):
+    """``beta * C - alpha * (A @ B)`` and ``alpha * (A @ B) - beta * C -> Gemm`` with the
+    subtracted scale negated (exact in floating point): the SGD update ``W - lr * (X.T @ G)``."""
+    node = b["node"]
+    if len(node.inputs) != 2:
+        return None
+    p, q = node.inputs
+    new = _gemm_from(b, q, p, negate_ab=True)
+    return new if new is not None else _gemm_from(b, p, q, negate_c=True)
 
 
 # --- sum of products -> dot ------------------------------------------------------------

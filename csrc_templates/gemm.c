@@ -1,0 +1,167 @@
+/* symgrad's own GEMM for CPUs with AVX-512, used by blas.c's products in place of the CBLAS
+ * call when the CBLAS in use runs narrower kernels than the CPU has (NumPy's OpenBLAS pinned
+ * to OPENBLAS_CORETYPE=Haswell on an AVX-512 machine, say: half the machine's FLOPs).
+ *
+ * Goto/BLIS blocking: for each KC x NC panel of op(B), packed into NR-wide strips, each
+ * MC-row block of op(A) is packed into MR-tall strips, and the MR x NR micro-kernel runs over
+ * the panel (MR x NR accumulators in registers, one FMA per element of the tile per k).
+ * Threads split C along its longer side and each runs that blocking on its part. Packing pads edges with zeros, so the micro-kernel always computes a full
+ * tile; edge tiles are written back element by element. Packed buffers are per thread and
+ * kept between calls (a fresh multi-megabyte buffer per call costs its page faults).
+ *
+ * C = alpha * op(A) @ op(B) + beta * C, C row-major with leading dimension ldc; op(A)(i, p) is
+ * a[p * lda + i] when ta, else a[i * lda + p] (op(B) alike). beta == 0: C is not read (it may
+ * hold anything, NaN included), as BLAS specifies. Returns 0, or SG_ERR_NOMEM (the caller
+ * then uses the CBLAS call). */
+
+/* section: gemm */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define SG_OWN_GEMM 1
+
+enum { SG_GEMM_MR = 8, SG_GEMM_VECS = 3 }; /* an 8 x (3 vectors) tile: 24 accumulators of 32 */
+
+static void *sg_gemm_buffer(int which, size_t bytes)
+{
+    static __thread void *held[2];
+    static __thread size_t have[2];
+    if (have[which] >= bytes) return held[which];
+    free(held[which]);
+    held[which] = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    have[which] = held[which] ? bytes : 0;
+    return held[which];
+}
+
+#define SG_DEFINE_GEMM(NAME, T, V, W, LOAD, STORE, LOADU, SET1, FMADD, MUL, ADD, KC, MC, NC)         \
+    enum { NAME##_NR = SG_GEMM_VECS * W };                                                          \
+    static void NAME##_micro(int64_t kc, const T *restrict a, const T *restrict b, T *restrict c,   \
+                             int64_t ldc, T alpha, T beta, int64_t mr, int64_t nr)                 \
+    {                                                                                               \
+        V acc[SG_GEMM_MR][SG_GEMM_VECS];                                                            \
+        _Pragma("GCC unroll 8") for (int i = 0; i < SG_GEMM_MR; i++)                                \
+            _Pragma("GCC unroll 3") for (int v = 0; v < SG_GEMM_VECS; v++) acc[i][v] = SET1(0);    \
+        for (int64_t p = 0; p < kc; p++) {                                                          \
+            const V b0 = LOAD(b), b1 = LOAD(b + W), b2 = LOAD(b + 2 * W);                          \
+            _Pragma("GCC unroll 8") for (int i = 0; i < SG_GEMM_MR; i++) {                          \
+                const V ai = SET1(a[i]);                                                            \
+                acc[i][0] = FMADD(ai, b0, acc[i][0]);                                               \
+                acc[i][1] = FMADD(ai, b1, acc[i][1]);                                               \
+                acc[i][2] = FMADD(ai, b2, acc[i][2]);                                               \
+            }                                                                                       \
+            a += SG_GEMM_MR;                                                                        \
+            b += NAME##_NR;                                                                         \
+        }                                                                                           \
+        const V va = SET1(alpha), vb = SET1(beta);                                                  \
+        if (mr == SG_GEMM_MR && nr == NAME##_NR) {                                                  \
+            _Pragma("GCC unroll 8") for (int i = 0; i < SG_GEMM_MR; i++)                            \
+                _Pragma("GCC unroll 3") for (int v = 0; v < SG_GEMM_VECS; v++) {                    \
+                    T *dst = c + i * ldc + v * W;                                                   \
+                    const V ab = MUL(va, acc[i][v]);                                                \
+                    STORE(dst, beta == 0 ? ab : ADD(ab, MUL(vb, LOADU(dst))));                     \
+                }                                                                                   \
+            return;                                                                                 \
+        }                                                                                           \
+        _Alignas(64) T tile[SG_GEMM_MR][NAME##_NR];                                                 \
+        for (int i = 0; i < SG_GEMM_MR; i++)                                                        \
+            for (int v = 0; v < SG_GEMM_VECS; v++) STORE(tile[i] + v * W, acc[i][v]);              \
+        for (int64_t i = 0; i < mr; i++)                                                            \
+            for (int64_t j = 0; j < nr; j++) {                                                      \
+                const T ab = alpha * tile[i][j];                                                    \
+                c[i * ldc + j] = beta == 0 ? ab : ab + beta * c[i * ldc + j];                      \
+            }                                                                                       \
+    }                                                                                               \
+    /* op(A)[i0:i0+mc, p0:p0+kc] as MR-tall strips, zero-padded: strip s holds (p, i) at        \
+     * s * MR * kc + p * MR + i. */                                                                 \
+    static void NAME##_pack_a(const T *a, int ta, int64_t lda, int64_t i0, int64_t mc, int64_t p0,  \
+                              int64_t kc, T *restrict out)                                          \
+    {                                                                                               \
+        for (int64_t s = 0; s < mc; s += SG_GEMM_MR, out += SG_GEMM_MR * kc) {                      \
+            const int64_t rows = mc - s < SG_GEMM_MR ? mc - s : SG_GEMM_MR;                         \
+            for (int64_t p = 0; p < kc; p++)                                                        \
+                for (int64_t i = 0; i < SG_GEMM_MR; i++) {                                          \
+                    const int64_t r = i0 + s + i, q = p0 + p;                                       \
+                    out[p * SG_GEMM_MR + i] = i < rows ? (ta ? a[q * lda + r] : a[r * lda + q]) : 0; \
+                }                                                                                   \
+        }                                                                                           \
+    }                                                                                               \
+    /* op(B)[p0:p0+kc, j0+s0:j0+s1] (s0, s1 multiples of NR) as NR-wide strips, zero-padded:    \
+     * the strip at column offset s holds (p, j) at s * kc + p * NR + j. */                         \
+    static void NAME##_pack_b(const T *b, int tb, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,  \
+                              int64_t nc, int64_t s0, int64_t s1, T *restrict out)                  \
+    {                                                                                               \
+        for (int64_t s = s0; s < s1 && s < nc; s += NAME##_NR) {                                    \
+            T *strip = out + s * kc;                                                                \
+            const int64_t cols = nc - s < NAME##_NR ? nc - s : NAME##_NR;                           \
+            for (int64_t p = 0; p < kc; p++)                                                        \
+                for (int64_t j = 0; j < NAME##_NR; j++) {                                           \
+                    const int64_t q = p0 + p, col = j0 + s + j;                                     \
+                    strip[p * NAME##_NR + j] = j < cols ? (tb ? b[col * ldb + q] : b[q * ldb + col]) : 0; \
+                }                                                                                   \
+        }                                                                                           \
+    }                                                                                               \
+    /* One thread's product, with its own packed buffers. */                                     \
+    static int64_t NAME##_serial(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int ta,     \
+                                 int64_t lda, const T *b, int tb, int64_t ldb, T beta, T *c,        \
+                                 int64_t ldc)                                                       \
+    {                                                                                               \
+        const int64_t nc_max = n < NC ? (n + NAME##_NR - 1) / NAME##_NR * NAME##_NR : NC;          \
+        const int64_t kc_max = k < KC ? k : KC, mc_max = m < MC ? m : MC;                           \
+        T *bp = sg_gemm_buffer(0, (size_t)kc_max * nc_max * sizeof(T));                             \
+        T *ap = sg_gemm_buffer(1, (size_t)(mc_max + SG_GEMM_MR) * kc_max * sizeof(T));              \
+        if (!bp || !ap) return SG_ERR_NOMEM;                                                        \
+        for (int64_t j0 = 0; j0 < n; j0 += NC) {                                                    \
+            const int64_t nc = n - j0 < NC ? n - j0 : NC;                                           \
+            for (int64_t p0 = 0; p0 < k; p0 += KC) {                                                \
+                const int64_t kc = k - p0 < KC ? k - p0 : KC;                                       \
+                const T beta_block = p0 ? (T)1 : beta;                                              \
+                NAME##_pack_b(b, tb, ldb, p0, kc, j0, nc, 0, nc, bp);                               \
+                for (int64_t i0 = 0; i0 < m; i0 += MC) {                                            \
+                    const int64_t rows = m - i0 < MC ? m - i0 : MC;                                 \
+                    NAME##_pack_a(a, ta, lda, i0, rows, p0, kc, ap);                                \
+                    for (int64_t s = 0; s < nc; s += NAME##_NR) {                                   \
+                        const int64_t nr = nc - s < NAME##_NR ? nc - s : NAME##_NR;                 \
+                        for (int64_t r = 0; r < rows; r += SG_GEMM_MR) {                            \
+                            const int64_t mr = rows - r < SG_GEMM_MR ? rows - r : SG_GEMM_MR;       \
+                            NAME##_micro(kc, ap + r * kc, bp + s * kc, c + (i0 + r) * ldc + j0 + s, \
+                                         ldc, alpha, beta_block, mr, nr);                           \
+                        }                                                                           \
+                    }                                                                               \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+        return 0;                                                                                   \
+    }                                                                                               \
+    /* `threads` independent products: C split along its longer side (each thread packs all of  \
+     * the smaller operand and its own part of the other), no barrier, no shared buffer. */       \
+    static int64_t NAME(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int ta, int64_t lda, \
+                        const T *b, int tb, int64_t ldb, T beta, T *c, int64_t ldc, int threads)    \
+    {                                                                                               \
+        const int by_rows = m >= n;                                                                 \
+        const int64_t unit = by_rows ? SG_GEMM_MR : NAME##_NR, len = by_rows ? m : n;               \
+        const int64_t units = (len + unit - 1) / unit;                                              \
+        if (threads > units) threads = (int)units;                                                  \
+        if (threads <= 1) return NAME##_serial(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc); \
+        int64_t failed = 0;                                                                         \
+        _Pragma("omp parallel for num_threads(threads) schedule(static) reduction(|:failed)")       \
+        for (int t = 0; t < threads; t++) {                                                         \
+            const int64_t from = units * t / threads * unit, to = units * (t + 1) / threads * unit; \
+            const int64_t part = (to < len ? to : len) - from;                                      \
+            if (part <= 0) continue;                                                                \
+            if (by_rows)                                                                            \
+                failed |= NAME##_serial(part, n, k, alpha, ta ? a + from : a + from * lda, ta, lda, \
+                                        b, tb, ldb, beta, c + from * ldc, ldc);                     \
+            else                                                                                    \
+                failed |= NAME##_serial(m, part, k, alpha, a, ta, lda, tb ? b + from * ldb : b + from, \
+                                        tb, ldb, beta, c + from, ldc);                              \
+        }                                                                                           \
+        return failed ? SG_ERR_NOMEM : 0;                                                           \
+    }
+
+#define SG_DLOADU(p) _mm512_loadu_pd(p)
+#define SG_SLOADU(p) _mm512_loadu_ps(p)
+SG_DEFINE_GEMM(sg_own_dgemm, double, __m512d, 8, _mm512_load_pd, _mm512_storeu_pd, SG_DLOADU, _mm512_set1_pd,
+               _mm512_fmadd_pd, _mm512_mul_pd, _mm512_add_pd, 256, 128, 3072)
+SG_DEFINE_GEMM(sg_own_sgemm, float, __m512, 16, _mm512_load_ps, _mm512_storeu_ps, SG_SLOADU, _mm512_set1_ps,
+               _mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps, 384, 128, 4608)
+#endif
+/* endsection */
