@@ -76,6 +76,7 @@ typedef struct {
     Py_ssize_t *outputs;
     PyObject **pool;
     int busy, unwrap;
+    PyObject *times;           /* a float64 array of n_steps: seconds per step are added (profiling) */
     void **allocations;        /* every PyMem block above, freed with the program */
     Py_ssize_t n_allocations, cap_allocations;
 } Program;
@@ -342,6 +343,7 @@ static int program_traverse(Program *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->spec);
     Py_VISIT(self->check_root);
+    Py_VISIT(self->times);
     for (Py_ssize_t k = 0; self->pool && k < self->n_pool; k++) Py_VISIT(self->pool[k]);
     return 0;
 }
@@ -350,6 +352,7 @@ static int program_clear(Program *self)
 {
     for (Py_ssize_t k = 0; self->pool && k < self->n_pool; k++) Py_CLEAR(self->pool[k]);
     Py_CLEAR(self->check_root);
+    Py_CLEAR(self->times);
     /* The steps keep borrowed pointers into the description: a cleared program refuses calls. */
     self->n_steps = 0;
     self->n_roots = self->n_constants = self->n_outputs = 0;
@@ -613,6 +616,13 @@ done:
     return status;
 }
 
+static double seconds_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static PyObject *program_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     Program *self = (Program *)callable;
@@ -657,11 +667,14 @@ static PyObject *program_vectorcall(PyObject *callable, PyObject *const *args, s
         }
         Py_XSETREF(cells[self->root_cells[r]], v);
     }
+    double *times = self->times ? (double *)PyArray_DATA((PyArrayObject *)self->times) : NULL;
     for (Py_ssize_t k = 0; k < self->n_steps; k++) {
         Step *s = &self->steps[k];
+        const double start = times ? seconds_now() : 0.0;
         int status = s->kind == STEP_ELEMWISE ? run_elemwise(self, s, cells, reuse)
                      : s->kind == STEP_KERNEL ? run_kernel(self, s, cells, reuse)
                                               : call_python(s, cells, s->call, s->single);
+        if (times) times[k] += seconds_now() - start;
         if (status < 0) goto done;
         for (Py_ssize_t f = 0; f < s->nfrees; f++) Py_CLEAR(cells[s->frees[f]]);
     }
@@ -690,6 +703,30 @@ static PyObject *program_call(PyObject *self, PyObject *args, PyObject *kwargs)
     return PyVectorcall_Call(self, args, kwargs);
 }
 
+/* profile_into(array or None): add each step's seconds into array[k] on every later call. */
+static PyObject *program_profile_into(Program *self, PyObject *array)
+{
+    if (array != Py_None) {
+        if (!PyArray_Check(array) || PyArray_TYPE((PyArrayObject *)array) != NPY_FLOAT64 ||
+            PyArray_NDIM((PyArrayObject *)array) != 1 || PyArray_DIM((PyArrayObject *)array, 0) < self->n_steps ||
+            !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)array) || !PyArray_ISWRITEABLE((PyArrayObject *)array)) {
+            PyErr_SetString(PyExc_TypeError, "profile_into takes a writeable float64 vector of one entry per step");
+            return NULL;
+        }
+        Py_INCREF(array);
+        Py_XSETREF(self->times, array);
+    } else {
+        Py_CLEAR(self->times);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef program_methods[] = {
+    {"profile_into", (PyCFunction)program_profile_into, METH_O,
+     "Add each step's seconds into array[k] on every later call (None: stop)."},
+    {NULL},
+};
+
 static PyMemberDef program_members[] = {
     {"n_cells", T_PYSSIZET, offsetof(Program, n_cells), READONLY, "cells of the schedule"},
     {"n_pool", T_PYSSIZET, offsetof(Program, n_pool), READONLY, "arrays reused across calls"},
@@ -709,6 +746,7 @@ static PyTypeObject ProgramType = {
     .tp_vectorcall_offset = offsetof(Program, vectorcall),
     .tp_call = program_call,
     .tp_members = program_members,
+    .tp_methods = program_methods,
 };
 
 static struct PyModuleDef runner_module = {

@@ -15,7 +15,7 @@ import pytest
 from helpers import rng
 
 import symgrad as sg
-from symgrad.compile import runner
+from symgrad.compile import program, runner
 from symgrad.compile.cbuild import CCompileError, compiler_available
 from symgrad.config import Config
 
@@ -158,3 +158,30 @@ def test_without_the_c_runner_functions_run_the_python_program(monkeypatch):
     assert "no Python.h" in str(caught[0].message)
     assert "compiled_graph" in f.vm.source and "compiled_graph" in g.vm.source
     np.testing.assert_array_equal(f(np.arange(3.0)), [0.0, 2.0, 4.0])
+
+
+def test_profiles_time_the_steps_of_the_real_run():
+    x, w = sg.matrix("x"), sg.matrix("w")
+    f = sg.function([x, w], sg.tanh(sg.dot(x, w)).sum(axis=0) * 2.0, mode="c", profile=True)
+    a, b = rng(5).normal(size=(6, 4)), rng(6).normal(size=(4, 3))
+    for _ in range(3):
+        np.testing.assert_allclose(f(a, b), np.tanh(a @ b).sum(axis=0) * 2.0, rtol=1e-12)
+    profile = f.profile
+    assert profile.calls == 3 and len(profile.rows) == len(f.vm.steps)
+    assert all(t > 0 for t, _ in profile.rows)
+
+
+def test_arrays_viewed_within_a_call_are_reused_and_viewed_outputs_are_not():
+    x, w = sg.matrix("x"), sg.matrix("w")
+    inner = sg.dot(sg.tanh(sg.dot(x, w)).T, x)  # the tanh's array is read through a view
+    f = sg.function([x, w], [inner, (sg.dot(x, w) * 2.0).T], mode="c")
+    pooled = {str(f.vm.steps[k].node.op) for k in program.reusable_steps(f.vm.steps, f.vm.output_cells)}
+    assert "tanh" in pooled and "mul" not in pooled  # the mul's array leaves as the output's base
+    gen, kept = rng(7), []
+    for rows in (5, 5, 3, 5):
+        a, b = gen.normal(size=(rows, 4)), gen.normal(size=(4, 4))
+        got = f(a, b)
+        kept.append((got, (np.tanh(a @ b).T @ a, (a @ b * 2.0).T)))
+    for got, want in kept:  # no later call wrote into an earlier call's outputs
+        for u, v in zip(got, want):
+            np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)

@@ -159,6 +159,17 @@ class CVM:
         if not profile:
             results = self.call_program(root_values)
             return [results] if self.unwrapped else results
+        profile_into = getattr(self.call_program, "profile_into", None)
+        if profile_into is not None:  # the C runner times the very run an unprofiled call makes
+            times = np.zeros(len(self.steps))
+            profile_into(times)
+            try:
+                results = self.call_program(root_values)
+            finally:
+                profile_into(None)
+            self.node_times = [total + t for total, t in zip(self.node_times, times.tolist())]
+            self.node_calls += 1
+            return [results] if self.unwrapped else results
         values = self._initial.copy()
         for c, v, (dtype, ndim) in zip(self.root_cells, root_values, self.root_types):
             if type(v) is not np.ndarray or v.dtype is not dtype or v.ndim != ndim or not v.flags.aligned:
@@ -378,6 +389,10 @@ class ViewStep(PerformStep):
     """A view op (``VIEW_OPS``): NumPy's view through the op's checked ``perform``."""
 
     __slots__ = ()
+    # Its output may be a view of its first input, and it keeps nothing: a reused array may
+    # be viewed as long as the view dies within the call (program.reusable_steps).
+    keeps_inputs = False
+    views_input = True
 
 
 class KernelStep:
@@ -428,6 +443,7 @@ class KernelStep:
             values[c] = out
 
     keeps_inputs = False
+    poolable = True  # may write into the previous call's arrays (program.reusable_steps)
 
     def source(
         self, k: int, args: list[str], outs: list[str], inline: bool = True, pool: str | None = None
@@ -578,6 +594,7 @@ class ElemwiseStep:
         values[self.out] = self.call(*self.fetch(values))
 
     keeps_inputs = False
+    poolable = True
 
     def source(
         self, k: int, args: list[str], outs: list[str], inline: bool = True, pool: str | None = None

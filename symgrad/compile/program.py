@@ -41,26 +41,33 @@ def _outs(step: Any) -> tuple[int, ...]:
 def reusable_steps(steps: Sequence[Any], output_cells: Sequence[int]) -> set[int]:
     """The steps whose outputs may go into the previous call's arrays: every array they write
     is an intermediate that dies within the call. Not when one of those arrays can reach the
-    caller (a graph output) or code that may keep it (a view or a user op's ``perform``),
-    directly or through elementwise steps that write in place into it."""
+    caller (a graph output) or code that may keep it (a user op's ``perform``), directly, as
+    a view (``views_input``: DimShuffle, Reshape), or through elementwise steps that write in
+    place into it."""
     aliases: dict[int, set[int]] = {}  # cell -> the cells that may share its array
 
     def group(c: int) -> set[int]:
         return aliases.setdefault(c, {c})
 
+    def merge(a: int, b: int) -> None:
+        merged = group(a) | group(b)
+        for c in merged:
+            aliases[c] = merged
+
     for step in steps:
         k = getattr(step, "inplace", None)
         if k is not None:  # its output is its input k's array when the shapes fit
-            merged = group(step.ins[k]) | group(step.out)
-            for c in merged:
-                aliases[c] = merged
+            merge(step.ins[k], step.out)
+        if getattr(step, "views_input", False):  # its output may be a view of input 0
+            for out in _outs(step):
+                merge(step.ins[0], out)
     escaping = set(output_cells)
     for step in steps:
         if getattr(step, "keeps_inputs", True):
             escaping.update(step.ins)
     pooled = set()
     for k, step in enumerate(steps):
-        if getattr(step, "keeps_inputs", True) or getattr(step, "inplace", None) is not None:
+        if not getattr(step, "poolable", False) or getattr(step, "inplace", None) is not None:
             continue
         if not any(c in escaping for out in _outs(step) for c in group(out)):
             pooled.add(k)

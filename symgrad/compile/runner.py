@@ -157,6 +157,7 @@ def make_program(
     frees)`` with ``slot`` its first pool slot or -1 (``runner.c`` documents the records)."""
     always = list(always_check) + [False] * (len(root_cells) - len(always_check))
     roots = tuple((c, dtype, ndim, a) for c, (dtype, ndim), a in zip(root_cells, root_types, always))
+    constants = list(dict(constants).items())  # a constant read by several steps is listed once
     records, listing, slot = [], [], 0
     for k, step in enumerate(steps):
         first = slot if k in pooled else -1
