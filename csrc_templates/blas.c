@@ -131,18 +131,13 @@ static inline const void *sg_blas_slice(sg_blas_operand *op, const char *p, int6
  * leading dimensions over `max` into blocks (K blocks after the first accumulate: beta 1).
  * A leading dimension over `max` makes its outer axis a block of one, which needs none. */
 #define SG_BI(x) ((sg_blasint)(x)) /* a length or stride as a BLAS integer */
-/* symgrad's own GEMM (gemm.c) instead of CBLAS's: @OWN_GEMM@ (1 when the CBLAS in use runs
- * narrower kernels than this CPU has; blas_c.own_gemm_wanted). Then it takes every matrix
- * product, thin ones too: a CBLAS call that starts OpenBLAS's threads leaves them spinning
- * for milliseconds, on the cores the next kernel needs. Returns 0 when it computed C. */
-#define SG_WANT_OWN_GEMM @OWN_GEMM@
-#if SG_WANT_OWN_GEMM && defined(SG_OWN_GEMM)
+/* symgrad's own GEMM (gemm.c) instead of CBLAS's where Python handed it over (kernel.h,
+ * sg_set_own_gemm). It then takes every matrix product, thin ones too: a CBLAS call that
+ * starts OpenBLAS's threads leaves them spinning for milliseconds, on the cores the next
+ * kernel needs. True when CBLAS must compute C. */
 #define SG_TRY_OWN_GEMM(OWN, m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc)              \
-    (OWN(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc,                                  \
-         (m) * (n) * (k) >= (1 << 18) ? sg_threads : 1) != 0)
-#else
-#define SG_TRY_OWN_GEMM(OWN, m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc) 1
-#endif
+    (!OWN || OWN(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc,                          \
+                 (m) * (n) * (k) >= (1 << 22) ? sg_threads : 1) != 0)
 #define SG_DEFINE_BLAS_PRODUCT(NAME, T, GEMM, GEMV, DOT, OWN)                                   \
     static void NAME##_call(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int ta,       \
                             int64_t lda, const T *b, int tb, int64_t ldb, T beta, T *c,         \

@@ -1,6 +1,9 @@
 /* symgrad's own GEMM for CPUs with AVX-512, used by blas.c's products in place of the CBLAS
  * call when the CBLAS in use runs narrower kernels than the CPU has (NumPy's OpenBLAS pinned
- * to OPENBLAS_CORETYPE=Haswell on an AVX-512 machine, say: half the machine's FLOPs).
+ * to OPENBLAS_CORETYPE=Haswell on an AVX-512 machine, say: half the machine's FLOPs). It is
+ * one small library built once per machine into the compile cache (symgrad/compile/
+ * own_gemm.py); each kernel library gets its two entry points by address (kernel.h,
+ * sg_set_own_gemm), so no function's compile pays for it.
  *
  * Goto/BLIS blocking: for each KC x NC panel of op(B), packed into NR-wide strips, each
  * MC-row block of op(A) is packed into MR-tall strips, and the MR x NR micro-kernel runs over
@@ -11,15 +14,25 @@
  *
  * C = alpha * op(A) @ op(B) + beta * C, C row-major with leading dimension ldc; op(A)(i, p) is
  * a[p * lda + i] when ta, else a[i * lda + p] (op(B) alike). beta == 0: C is not read (it may
- * hold anything, NaN included), as BLAS specifies. Returns 0, or SG_ERR_NOMEM (the caller
- * then uses the CBLAS call). */
+ * hold anything, NaN included), as BLAS specifies. Returns 0, or 1 when it did nothing (no
+ * memory for its buffers, or no AVX-512 in this build): the caller then uses CBLAS. */
 
 /* section: gemm */
+#include <stdint.h>
+#include <stdlib.h>
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
-#define SG_OWN_GEMM 1
 
 enum { SG_GEMM_MR = 8, SG_GEMM_VECS = 3 }; /* an 8 x (3 vectors) tile: 24 accumulators of 32 */
+
+/* The library is built at -O2 (own_gemm.py: the micro-kernel is as fast, and gcc takes 0.34 s
+ * instead of 0.40); packing a transposed operand is 25% slower unless gcc vectorizes it at -O3. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define SG_GEMM_PACK_OPT __attribute__((optimize("O3")))
+#else
+#define SG_GEMM_PACK_OPT
+#endif
 
 static void *sg_gemm_buffer(int which, size_t bytes)
 {
@@ -72,7 +85,7 @@ static void *sg_gemm_buffer(int which, size_t bytes)
     }                                                                                               \
     /* op(A)[i0:i0+mc, p0:p0+kc] as MR-tall strips, zero-padded: strip s holds (p, i) at        \
      * s * MR * kc + p * MR + i. */                                                                 \
-    static void NAME##_pack_a(const T *a, int ta, int64_t lda, int64_t i0, int64_t mc, int64_t p0,  \
+    SG_GEMM_PACK_OPT static void NAME##_pack_a(const T *a, int ta, int64_t lda, int64_t i0, int64_t mc, int64_t p0,  \
                               int64_t kc, T *restrict out)                                          \
     {                                                                                               \
         for (int64_t s = 0; s < mc; s += SG_GEMM_MR, out += SG_GEMM_MR * kc) {                      \
@@ -86,7 +99,7 @@ static void *sg_gemm_buffer(int which, size_t bytes)
     }                                                                                               \
     /* op(B)[p0:p0+kc, j0+s0:j0+s1] (s0, s1 multiples of NR) as NR-wide strips, zero-padded:    \
      * the strip at column offset s holds (p, j) at s * kc + p * NR + j. */                         \
-    static void NAME##_pack_b(const T *b, int tb, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,  \
+    SG_GEMM_PACK_OPT static void NAME##_pack_b(const T *b, int tb, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,  \
                               int64_t nc, int64_t s0, int64_t s1, T *restrict out)                  \
     {                                                                                               \
         for (int64_t s = s0; s < s1 && s < nc; s += NAME##_NR) {                                    \
@@ -108,7 +121,7 @@ static void *sg_gemm_buffer(int which, size_t bytes)
         const int64_t kc_max = k < KC ? k : KC, mc_max = m < MC ? m : MC;                           \
         T *bp = sg_gemm_buffer(0, (size_t)kc_max * nc_max * sizeof(T));                             \
         T *ap = sg_gemm_buffer(1, (size_t)(mc_max + SG_GEMM_MR) * kc_max * sizeof(T));              \
-        if (!bp || !ap) return SG_ERR_NOMEM;                                                        \
+        if (!bp || !ap) return 1;                                                        \
         for (int64_t j0 = 0; j0 < n; j0 += NC) {                                                    \
             const int64_t nc = n - j0 < NC ? n - j0 : NC;                                           \
             for (int64_t p0 = 0; p0 < k; p0 += KC) {                                                \
@@ -154,7 +167,7 @@ static void *sg_gemm_buffer(int which, size_t bytes)
                 failed |= NAME##_serial(m, part, k, alpha, a, ta, lda, tb ? b + from * ldb : b + from, \
                                         tb, ldb, beta, c + from, ldc);                              \
         }                                                                                           \
-        return failed ? SG_ERR_NOMEM : 0;                                                           \
+        return failed ? 1 : 0;                                                           \
     }
 
 #define SG_DLOADU(p) _mm512_loadu_pd(p)
@@ -163,5 +176,30 @@ SG_DEFINE_GEMM(sg_own_dgemm, double, __m512d, 8, _mm512_load_pd, _mm512_storeu_p
                _mm512_fmadd_pd, _mm512_mul_pd, _mm512_add_pd, 256, 128, 3072)
 SG_DEFINE_GEMM(sg_own_sgemm, float, __m512, 16, _mm512_load_ps, _mm512_storeu_ps, SG_SLOADU, _mm512_set1_ps,
                _mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps, 384, 128, 4608)
+
+int sg_gemm_available(void) { return 1; }
+#else
+int sg_gemm_available(void) { return 0; }
 #endif
+
+/* The exported entry points (the signatures of kernel.h's sg_dgemm_fn / sg_sgemm_fn). */
+int64_t sg_gemm_float64(int64_t m, int64_t n, int64_t k, double alpha, const double *a, int ta, int64_t lda,
+                        const double *b, int tb, int64_t ldb, double beta, double *c, int64_t ldc, int threads)
+{
+#if defined(__AVX512F__)
+    return sg_own_dgemm(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc, threads);
+#else
+    return 1;
+#endif
+}
+
+int64_t sg_gemm_float32(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int ta, int64_t lda,
+                        const float *b, int tb, int64_t ldb, float beta, float *c, int64_t ldc, int threads)
+{
+#if defined(__AVX512F__)
+    return sg_own_sgemm(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc, threads);
+#else
+    return 1;
+#endif
+}
 /* endsection */

@@ -47,20 +47,41 @@ typedef struct {
  * several translation units in parallel (symgrad/codegen/library.py): the first defines the
  * count and its setter, the others (SG_SECONDARY_UNIT) refer to it. Hidden: each library has
  * its own. */
+/* symgrad's own GEMM (csrc_templates/gemm.c, a library built once per machine): Python hands
+ * its entry points over with sg_set_own_gemm where it is wanted (blas_c.own_gemm_wanted);
+ * NULL, the default, leaves the float products to CBLAS. */
+typedef int64_t (*sg_dgemm_fn)(int64_t, int64_t, int64_t, double, const double *, int, int64_t,
+                               const double *, int, int64_t, double, double *, int64_t, int);
+typedef int64_t (*sg_sgemm_fn)(int64_t, int64_t, int64_t, float, const float *, int, int64_t,
+                               const float *, int, int64_t, float, float *, int64_t, int);
 #ifndef SG_SECONDARY_UNIT
 __attribute__((visibility("hidden"))) int sg_threads = 1;
+__attribute__((visibility("hidden"))) sg_dgemm_fn sg_own_dgemm = 0;
+__attribute__((visibility("hidden"))) sg_sgemm_fn sg_own_sgemm = 0;
 
 int64_t sg_set_num_threads(int64_t n)
 {
     sg_threads = n < 1 ? 1 : (int)n;
     return sg_threads;
 }
+
+void sg_set_own_gemm(void *dgemm, void *sgemm)
+{
+    sg_own_dgemm = (sg_dgemm_fn)dgemm;
+    sg_own_sgemm = (sg_sgemm_fn)sgemm;
+}
 #else
 extern __attribute__((visibility("hidden"))) int sg_threads;
+extern __attribute__((visibility("hidden"))) sg_dgemm_fn sg_own_dgemm;
+extern __attribute__((visibility("hidden"))) sg_sgemm_fn sg_own_sgemm;
 #endif
 
-/* Threads only pay off past this much work (elements touched); below it a loop stays on one. */
-#define SG_PARALLEL_MIN 32768
+/* Threads only pay off past this much work (elements touched); below it a loop stays on one.
+ * Waking sleeping OpenMP threads (OMP_WAIT_POLICY=PASSIVE) took 30-40 us on the 2-vCPU VM: a
+ * row sum of 262,144 doubles took 21 us on one thread and 32 on two, of 524,288 43 and 50; a
+ * row softmax (an exp per element) breaks even near 100,000 (`_MATH`). */
+#define SG_PARALLEL_MIN (1 << 19)
+#define SG_PARALLEL_MIN_MATH (1 << 17)
 
 #define SG_FAIL_INFO(code, a, b, c)                                                     \
     do {                                                                                \

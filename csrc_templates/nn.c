@@ -377,7 +377,7 @@ static void sg_nn_softmax_grad_row_@DY@_@SM@(const char *dy, int64_t dys, const 
     if (axis == ndim - 1) { /* rows in chunks of about SG_NN_CHUNK elements */
         const int64_t rows = size / n, per = sg_nn_chunk_rows(n), chunks = (rows + per - 1) / per;
         const sg_nn_rows xr = sg_nn_rows_of(ndim - 1, in[0].shape, in[0].strides);
-#pragma omp parallel for num_threads(sg_threads) if (size >= SG_PARALLEL_MIN) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(sg_threads) if (size >= SG_PARALLEL_MIN_MATH) schedule(dynamic, 1)
         for (int64_t c = 0; c < chunks; c++) {
             const int64_t r0 = c * per, r1 = rows - r0 < per ? rows : r0 + per;
             sg_nn_softmax_rows_@F@(in[0].data, &xr, in[0].strides[axis], y, n, r0, r1, log_out);
@@ -392,7 +392,7 @@ static void sg_nn_softmax_grad_row_@DY@_@SM@(const char *dy, int64_t dys, const 
         for (int64_t d = axis + 1; d < ndim; d++) inner *= in[0].shape[d];
         const int64_t outer = size / (n * inner), w = sg_nn_col_width(itemsize, inner);
         const int64_t chunks = (inner + w - 1) / w, tasks = outer * chunks;
-#pragma omp parallel for num_threads(sg_threads) if (size >= SG_PARALLEL_MIN) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(sg_threads) if (size >= SG_PARALLEL_MIN_MATH) schedule(dynamic, 1)
         for (int64_t k = 0; k < tasks; k++) {
             int64_t start, cols;
             sg_nn_col_task(k, chunks, w, n, inner, &start, &cols);
@@ -453,7 +453,7 @@ static void sg_nn_softmax_grad_row_@DY@_@SM@(const char *dy, int64_t dys, const 
     const int64_t per = sg_nn_chunk_rows(n), chunks = (rows + per - 1) / per;
     const int contiguous = zs == (int64_t)sizeof(@T@) || n <= 1;
     @T@ *y = (@T@ *)out[0].data;
-#pragma omp parallel for num_threads(sg_threads) if (sg_nn_work(rows, n) >= SG_PARALLEL_MIN) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(sg_threads) if (sg_nn_work(rows, n) >= SG_PARALLEL_MIN_MATH) schedule(dynamic, 1)
     for (int64_t k = 0; k < chunks; k++) {
         const int64_t r0 = k * per, r1 = rows - r0 < per ? rows : r0 + per;
         const char *z = in[0].data + sg_nn_row_offset(&zr, r0);
@@ -494,7 +494,7 @@ static void sg_nn_softmax_grad_row_@DY@_@SM@(const char *dy, int64_t dys, const 
     const int64_t rows = sg_shape_size(nd - 1, shape), nc = shape[nd - 1], nz = in[0].shape[nd - 1];
     const sg_nn_rows zr = sg_nn_rows_of(nd - 1, shape, zst), tr = sg_nn_rows_of(nd - 1, shape, tst);
     @TO@ *y = (@TO@ *)out[0].data;
-#pragma omp parallel for num_threads(sg_threads) if (sg_nn_work(rows, nc) >= SG_PARALLEL_MIN) schedule(dynamic, sg_nn_chunk_rows(nc))
+#pragma omp parallel for num_threads(sg_threads) if (sg_nn_work(rows, nc) >= SG_PARALLEL_MIN_MATH) schedule(dynamic, sg_nn_chunk_rows(nc))
     for (int64_t r = 0; r < rows; r++) {
         const char *z = in[0].data + sg_nn_row_offset(&zr, r);
         const char *t = in[1].data + sg_nn_row_offset(&tr, r);

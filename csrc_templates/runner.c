@@ -185,7 +185,7 @@ static int parse_elemwise(Program *self, PyObject *t, Step *s)
     if (int_item(t, 8, &ndim) < 0 || int_item(t, 9, &s->inplace) < 0 || int_item(t, 10, &s->pool) < 0)
         return -1;
     if (ndim < 0 || ndim > MAX_DIMS) return describe_error("an elementwise rank");
-    if (s->inplace >= s->nin || s->nin == 0 || s->nin > SMALL_WORDS / 4) return describe_error("elementwise inputs");
+    if (s->inplace >= s->nin || s->nin == 0 || s->nin >= SMALL_WORDS / 4) return describe_error("elementwise inputs");
     s->ndim = (int)ndim;
     return (s->frees = cell_array(self, PyTuple_GET_ITEM(t, 11), &s->nfrees)) ? 0 : -1;
 }

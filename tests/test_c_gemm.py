@@ -29,7 +29,7 @@ SHAPES = [
 
 
 def _own_gemm_compiled(f) -> bool:
-    return any("SG_WANT_OWN_GEMM 1" in lib.source_path.read_text() for lib in f.vm.libraries)
+    return f.vm.own_gemm
 
 
 @pytest.fixture(params=["on", "off"])
@@ -89,8 +89,13 @@ def test_own_gemm_is_used_where_the_cblas_runs_narrower_kernels(monkeypatch):
     not blas_c.cpu_has_avx512() or "-march=native" not in compiler_info().flags,
     reason="the kernel is compiled only for AVX-512 targets",
 )
-def test_the_kernel_is_in_the_library_when_on():
+def test_functions_get_the_kernel_when_on_and_cblas_when_off():
     a, b = sg.matrix("a"), sg.matrix("b")
+    x, y = rng(8).normal(size=(40, 30)), rng(9).normal(size=(30, 50))
     with sg.config.override(own_gemm="on"):
-        f = sg.function([a, b], sg.dot(a, b), mode="c")
-    assert _own_gemm_compiled(f)
+        on = sg.function([a, b], sg.dot(a, b), mode="c")
+    with sg.config.override(own_gemm="off"):
+        off = sg.function([a, b], sg.dot(a, b), mode="c")  # the same library, given NULL
+    assert on.vm.own_gemm and not off.vm.own_gemm and on.vm.library is off.vm.library
+    np.testing.assert_allclose(off(x, y), x @ y, rtol=1e-12)
+    assert not sg.function([a], a * 2.0, mode="c").vm.own_gemm  # no product, nothing to hand over

@@ -212,11 +212,11 @@ def test_large_arrays_on_threads_match_numpy():
         sg.inc_subtensor(x[:, j], y),
         sg.set_subtensor(x[i], x[: i.shape[0]]),
     ]
-    outs += [sg.reshape(x.T, (-1,)), sg.broadcast_to(x[0], (50, x.shape[0], x.shape[1]))[:, 0]]
-    a = values((300, 200), "float64")
-    iv = rng(1).integers(-300, 300, 250)
-    jv = rng(2).integers(0, 20, 400)  # many repeats
-    yv = values((300, 400), "float64", seed=3)
+    outs += [sg.reshape(x.T, (-1,)), sg.broadcast_to(x[0], (4, x.shape[0], x.shape[1]))[:, 0]]
+    a = values((1200, 500), "float64")  # past SG_PARALLEL_MIN (2**19 elements touched)
+    iv = rng(1).integers(-1200, 1200, 1100)
+    jv = rng(2).integers(0, 20, 500)  # many repeats
+    yv = values((1200, 500), "float64", seed=3)
     results = []
     for threads in (1, 2):
         with sg.config.override(num_threads=threads):

@@ -84,7 +84,7 @@ def test_softmax_rows_of_a_matrix_match_numpy_and_threads_agree():
     outs = [sg.nn.softmax(x), sg.nn.log_softmax(x), sg.nn.softmax(x, 0)]
     with sg.config.override(num_threads=1):
         f1 = sg.function([x], outs, mode="c")
-    value = rng().normal(size=(300, 257)) * 30
+    value = rng().normal(size=(600, 257)) * 30  # past SG_PARALLEL_MIN_MATH: threads run
     one_thread = f1(value)
     with sg.config.override(num_threads=2):
         f2 = sg.function([x], outs, mode="c")

@@ -129,12 +129,12 @@ def test_large_layouts_take_every_path_and_ignore_the_thread_count():
         sg.prod(x * 0 + 1.0001, axis=0),
         sg.max(x, axis=0),
         sg.sum(x),  # one line of 2.5e6: the top of the pairwise recursion in parallel
-        sg.sum(y, axis=0),  # (6000, 20): one chunk, 6 blocks in parallel
+        sg.sum(y, axis=0),  # (30000, 20): one chunk, blocks in parallel
         sg.min(y, axis=0),
-        sg.sum(i, axis=1),  # (2, 140000): pieces of one line in parallel
+        sg.sum(i, axis=1),  # (2, 300000): pieces of one line in parallel
         sg.max(i, axis=1),
         sg.prod(i % 3 - 1, axis=1),
-        sg.sum(f, axis=(0, 2)),  # (16000, 2, 10) view: groups of lines in parallel
+        sg.sum(f, axis=(0, 2)),  # (30000, 2, 10) view: groups of lines in parallel
         sg.min(f, axis=(0, 2)),
         sg.sum(f, axis=(0, 1)),  # column mode over blocks
         sg.argmax(x, axis=0),
@@ -147,11 +147,11 @@ def test_large_layouts_take_every_path_and_ignore_the_thread_count():
     ]
     fc, fpy = compile_both([w, x, y, i, f, s], outs)
     args = (
-        draw((300001,), "float64", 5),
+        draw((600001,), "float64", 5),
         draw((1100, 2300), "float64", 1),
-        draw((6000, 20), "float64", 2),
-        draw((2, 140000), "int32", 3, -1000, 1000),
-        draw((16000, 4, 30), "float32", 4)[:, ::2, ::3],
+        draw((30000, 20), "float64", 2),
+        draw((2, 300000), "int32", 3, -1000, 1000),
+        draw((30000, 4, 30), "float32", 4)[:, ::2, ::3],
         draw((300, 4600), "float64", 6)[:, ::2],
     )
     want = fpy(*args)
@@ -163,7 +163,7 @@ def test_large_layouts_take_every_path_and_ignore_the_thread_count():
     for got in results[1:]:
         for a, b in zip(got, results[0]):
             np.testing.assert_array_equal(a, b)
-    for k, (got, ref) in enumerate(zip(results[0], want)):  # float32 sums of 16000: cancellation
+    for k, (got, ref) in enumerate(zip(results[0], want)):  # float32 sums of 30000: cancellation
         assert_matches(got, ref, f"output {k}", rtol=2e-3 if ref.dtype == np.float32 else 1e-10)
 
 

@@ -185,3 +185,11 @@ def test_arrays_viewed_within_a_call_are_reused_and_viewed_outputs_are_not():
     for got, want in kept:  # no later call wrote into an earlier call's outputs
         for u, v in zip(got, want):
             np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
+
+
+def test_a_kernel_with_more_operands_than_the_runner_holds_runs_through_its_step():
+    xs = [sg.vector(f"x{k}") for k in range(runner.MAX_OPERANDS + 3)]
+    f = sg.function(xs, sg.concatenate(xs) * 2.0, mode="c")
+    assert max(len(s.ins) for s in f.vm.steps) > runner.MAX_OPERANDS and "Python call" in f.vm.source
+    values = [np.full(2, 0.5 + k) for k in range(len(xs))]
+    np.testing.assert_array_equal(f(*values), np.concatenate(values) * 2.0)

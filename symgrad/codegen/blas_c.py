@@ -38,7 +38,6 @@ from symgrad.ops.gemm import Gemm
 from symgrad.ops.linalg import EqualDims, MatMul
 
 TEMPLATE = "blas.c"
-GEMM_TEMPLATE = "gemm.c"
 BLAS_ENV = "SYMGRAD_BLAS"
 # With 32-bit BLAS integers, longer axes and leading dimensions are split into blocks of at
 # most this many; None: the largest BLAS integer (the tests lower it to exercise the
@@ -233,12 +232,12 @@ def cpu_has_avx512() -> bool:
 
 
 def own_gemm_wanted(blas: BlasLibrary) -> bool:
-    """Whether float products use symgrad's own GEMM (csrc_templates/gemm.c) instead of the
-    CBLAS call. ``config.own_gemm`` (``SYMGRAD_OWN_GEMM``): ``on``, ``off``, or ``auto``: on
-    an AVX-512 CPU whose OpenBLAS runs narrower kernels (``OPENBLAS_CORETYPE=Haswell``, an
-    old OpenBLAS), where ours is about twice as fast (docs/c_backend.md, "Matrix products").
-    The kernel exists only when the compiler targets AVX-512 (``-march=native``); elsewhere,
-    and for products thinner than its tiles, CBLAS runs."""
+    """Whether float products use symgrad's own GEMM (csrc_templates/gemm.c, built once per
+    machine by symgrad/compile/own_gemm.py) instead of the CBLAS call. ``config.own_gemm``
+    (``SYMGRAD_OWN_GEMM``): ``on``, ``off``, or ``auto``: on an AVX-512 CPU whose OpenBLAS
+    runs narrower kernels (``OPENBLAS_CORETYPE=Haswell``, an old OpenBLAS), where ours is
+    about twice as fast (docs/c_backend.md, "Matrix products"). The kernel exists only where
+    the compiler targets AVX-512 (``-march=native``); elsewhere CBLAS runs."""
     setting = config.own_gemm
     if setting != "auto":
         return setting == "on"
@@ -284,16 +283,13 @@ def _common() -> str:
 
 
 def _blas(blas: BlasLibrary) -> str:
-    """The CBLAS declarations and products, after symgrad's own GEMM when it is wanted."""
     names = {f.upper(): blas.symbol(f) for f in CBLAS_FUNCTIONS}
     library = f"{blas.source} ({Path(blas.path).name})"
     bits = "64" if blas.ilp64 else "32"
-    own = own_gemm_wanted(blas)
-    text = render(
+    return render(
         section(TEMPLATE, "blas"),
-        {**names, "LIBRARY": library, "INT_BITS": bits, "BLASINT": f"int{bits}_t", "OWN_GEMM": str(int(own))},
+        {**names, "LIBRARY": library, "INT_BITS": bits, "BLASINT": f"int{bits}_t"},
     )
-    return render(section(GEMM_TEMPLATE, "gemm")) + text if own else text
 
 
 def _max_dim(blas: BlasLibrary) -> str:

@@ -17,7 +17,7 @@ from symgrad.codegen.elemwise_c import ElemwiseKernel, libmvec_available, prelud
 from symgrad.codegen.kernels import OpKernel
 
 Kernel = ElemwiseKernel | OpKernel
-THREADS_CDEF = "int64_t sg_set_num_threads(int64_t n);"
+THREADS_CDEF = "int64_t sg_set_num_threads(int64_t n);\nvoid sg_set_own_gemm(void *dgemm, void *sgemm);"
 SECONDARY_UNIT = "#define SG_SECONDARY_UNIT 1\n"  # see kernel.h: the thread count lives in unit 0
 # Characters of kernel and helper C per extra translation unit: a unit's own fixed cost (the
 # prelude, the elementwise driver) is about what gcc spends on this much kernel code.

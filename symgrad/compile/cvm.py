@@ -28,6 +28,7 @@ from typing import Any
 import cffi
 import numpy as np
 
+from symgrad.codegen.blas_c import blas_library, own_gemm_wanted
 from symgrad.codegen.elemwise_c import CTYPES, ElemwiseKernel, render_elemwise
 from symgrad.codegen.kernels import ERR_NOMEM, ERR_OVERFLOW, OpKernel, op_kernel_for
 from symgrad.codegen.library import (
@@ -38,7 +39,7 @@ from symgrad.codegen.library import (
     table_cdef,
     table_source,
 )
-from symgrad.compile import runner
+from symgrad.compile import own_gemm, runner
 from symgrad.compile.cbuild import CCompileError, LoadedLibrary, build_library, compiler_info
 from symgrad.compile.program import generate, reusable_steps
 from symgrad.compile.vm import perform, schedule
@@ -47,6 +48,8 @@ from symgrad.graph.basic import Apply, Variable
 from symgrad.graph.errors import GraphTypeError, ShapeError
 from symgrad.ops.dimshuffle import DimShuffle
 from symgrad.ops.elemwise import Elemwise
+from symgrad.ops.gemm import Gemm
+from symgrad.ops.linalg import MatMul
 from symgrad.ops.shape_ops import Reshape
 
 # Ops whose result is a view of their input (NumPy copies only when a layout needs it): they
@@ -89,7 +92,11 @@ class CVM:
         }
         if config.runner == "c":
             runner.start_building()  # compiles beside this function's library, once per machine
-        self.libraries, funcs = _build(list(kernels.values()), name or "function")
+        self.own_gemm = _wants_own_gemm(kernels)
+        if self.own_gemm:
+            own_gemm.start_building()  # likewise
+        self.libraries, funcs = _build(list(kernels.values()), name or "function", self.own_gemm)
+        self.own_gemm = self.own_gemm and own_gemm.entry_points() is not None
         self.library = self.libraries[0] if self.libraries else None  # one unless a build failed
         self.compile_seconds = sum(lib.compile_seconds for lib in self.libraries)
         self.steps: list[Any] = []
@@ -249,14 +256,24 @@ def _kernel_for(node: Apply, rendered: dict | None = None) -> Kernel | None:
         return None  # a scalar op without C (a user's row without c_expr, say)
 
 
-def _build(kernels: list[Kernel], name: str) -> tuple[list[LoadedLibrary], dict[str, Any]]:
+def _wants_own_gemm(kernels: dict[Apply, Kernel]) -> bool:
+    """Do the function's float products go to symgrad's own GEMM (``blas_c.own_gemm_wanted``)?"""
+    if not any(isinstance(node.op, (MatMul, Gemm)) for node in kernels):
+        return False
+    blas = blas_library()
+    return blas is not None and own_gemm_wanted(blas)
+
+
+def _build(
+    kernels: list[Kernel], name: str, gemm: bool = False
+) -> tuple[list[LoadedLibrary], dict[str, Any]]:
     """One library with every kernel; when it fails to compile (a user's ``c_expr``, say),
     each kernel alone, and the ones that still fail run through NumPy (with a warning).
     Returns the libraries and, per kernel name, its (function, library)."""
     if not kernels:
         return [], {}
     try:
-        library = _load(kernels, name)
+        library = _load(kernels, name, gemm)
         return [library], _entries(library, kernels)
     except CCompileError as exc:
         if len(kernels) == 1:
@@ -265,7 +282,7 @@ def _build(kernels: list[Kernel], name: str) -> tuple[list[LoadedLibrary], dict[
     libraries, funcs = [], {}
     for kernel in {k.name: k for k in kernels}.values():
         try:
-            library = _load([kernel], name)
+            library = _load([kernel], name, gemm)
         except CCompileError as exc:
             _warn_uncompiled([kernel], exc)
             continue
@@ -299,7 +316,7 @@ def _entries(library: LoadedLibrary, kernels: list[Kernel]) -> dict[str, tuple[t
     return found
 
 
-def _load(kernels: list[Kernel], name: str) -> LoadedLibrary:
+def _load(kernels: list[Kernel], name: str, gemm: bool = False) -> LoadedLibrary:
     flags, link_flags = library_flags(kernels)
     if compiler_info().openmp:
         flags, link_flags = ("-fopenmp", *flags), ("-fopenmp", *link_flags)
@@ -315,6 +332,11 @@ def _load(kernels: list[Kernel], name: str) -> LoadedLibrary:
         extra_link_flags=link_flags,
     )
     library.lib.sg_set_num_threads(config.num_threads)
+    # symgrad's own GEMM, or NULL (CBLAS): set on every load, since a library from the
+    # in-process cache may have been given the other choice by an earlier function.
+    pointers = own_gemm.entry_points() if gemm else None
+    cast = library.ffi.cast
+    library.lib.sg_set_own_gemm(*(cast("void *", p) for p in (pointers or (0, 0))))
     return library
 
 
@@ -458,6 +480,8 @@ class KernelStep:
     def record(self, slot: int, frees: tuple[int, ...]) -> tuple:
         """The step for the C runner: its two entry points by address, and the outputs'
         shape ranges in ``meta`` (``slot``: the first pool slot of its outputs, or -1)."""
+        if len(self.ins) + len(self.outs) > runner.MAX_OPERANDS:
+            return (runner.STEP_CALL, self.call, self.ins, self.outs, False, frees)
         return (
             runner.STEP_KERNEL,
             self.call,
@@ -653,6 +677,8 @@ class ElemwiseStep:
     def record(self, slot: int, frees: tuple[int, ...]) -> tuple:
         """The step for the C runner: the general entry point by address, called there on
         the broadcast shape with every operand's own strides (``slot``: its pool slot, or -1)."""
+        if len(self.ins) + 1 > runner.MAX_OPERANDS:
+            return (runner.STEP_CALL, self.call, self.ins, (self.out,), True, frees)
         return (
             runner.STEP_ELEMWISE,
             self.call,

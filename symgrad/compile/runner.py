@@ -39,6 +39,9 @@ from symgrad.compile.cbuild import CCompileError, _compile_error, _invoke, compi
 MODULE_NAME = "_symgrad_runner"
 SOURCE_FILE = "runner.c"
 STEP_ELEMWISE, STEP_KERNEL, STEP_CALL = 0, 1, 2  # the record kinds of runner.c
+# runner.c's stack arrays hold this many operands of one kernel step (SMALL_WORDS / 4 - 1);
+# a step with more is described as a Python call of its step.
+MAX_OPERANDS = 127
 FLAGS = ("-O2", "-std=gnu11", "-fPIC", "-shared", "-fno-strict-aliasing", "-fdiagnostics-color=never")
 
 
