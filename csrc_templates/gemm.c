@@ -170,19 +170,22 @@ static void *sg_gemm_buffer(int which, size_t bytes)
         return failed ? 1 : 0;                                                           \
     }
 
-#define SG_DLOADU(p) _mm512_loadu_pd(p)
-#define SG_SLOADU(p) _mm512_loadu_ps(p)
-SG_DEFINE_GEMM(sg_own_dgemm, double, __m512d, 8, _mm512_load_pd, _mm512_storeu_pd, SG_DLOADU, _mm512_set1_pd,
-               _mm512_fmadd_pd, _mm512_mul_pd, _mm512_add_pd, 256, 128, 3072)
-SG_DEFINE_GEMM(sg_own_sgemm, float, __m512, 16, _mm512_load_ps, _mm512_storeu_ps, SG_SLOADU, _mm512_set1_ps,
-               _mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps, 384, 128, 4608)
-
 int sg_gemm_available(void) { return 1; }
 #else
 int sg_gemm_available(void) { return 0; }
 #endif
+/* endsection */
 
-/* The exported entry points (the signatures of kernel.h's sg_dgemm_fn / sg_sgemm_fn). */
+/* One library per dtype that a function's products use (the float64 and float32 kernels
+ * each take gcc about 0.1 s), each exporting the signature of kernel.h's pointer. */
+
+/* section: gemm_float64 */
+#if defined(__AVX512F__)
+#define SG_DLOADU(p) _mm512_loadu_pd(p)
+SG_DEFINE_GEMM(sg_own_dgemm, double, __m512d, 8, _mm512_load_pd, _mm512_storeu_pd, SG_DLOADU, _mm512_set1_pd,
+               _mm512_fmadd_pd, _mm512_mul_pd, _mm512_add_pd, 256, 128, 3072)
+#endif
+
 int64_t sg_gemm_float64(int64_t m, int64_t n, int64_t k, double alpha, const double *a, int ta, int64_t lda,
                         const double *b, int tb, int64_t ldb, double beta, double *c, int64_t ldc, int threads)
 {
@@ -192,6 +195,14 @@ int64_t sg_gemm_float64(int64_t m, int64_t n, int64_t k, double alpha, const dou
     return 1;
 #endif
 }
+/* endsection */
+
+/* section: gemm_float32 */
+#if defined(__AVX512F__)
+#define SG_SLOADU(p) _mm512_loadu_ps(p)
+SG_DEFINE_GEMM(sg_own_sgemm, float, __m512, 16, _mm512_load_ps, _mm512_storeu_ps, SG_SLOADU, _mm512_set1_ps,
+               _mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps, 384, 128, 4608)
+#endif
 
 int64_t sg_gemm_float32(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int ta, int64_t lda,
                         const float *b, int tb, int64_t ldb, float beta, float *c, int64_t ldc, int threads)

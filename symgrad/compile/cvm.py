@@ -92,11 +92,11 @@ class CVM:
         }
         if config.runner == "c":
             runner.start_building()  # compiles beside this function's library, once per machine
-        self.own_gemm = _wants_own_gemm(kernels)
-        if self.own_gemm:
-            own_gemm.start_building()  # likewise
-        self.libraries, funcs = _build(list(kernels.values()), name or "function", self.own_gemm)
-        self.own_gemm = self.own_gemm and own_gemm.entry_points() is not None
+        gemm_dtypes = _own_gemm_dtypes(kernels)
+        own_gemm.start_building(gemm_dtypes)  # likewise, once per dtype
+        self.libraries, funcs = _build(list(kernels.values()), name or "function", gemm_dtypes)
+        # Whether symgrad's own GEMM computes this function's float products.
+        self.own_gemm = bool(gemm_dtypes) and all(own_gemm.entry_point(d) is not None for d in gemm_dtypes)
         self.library = self.libraries[0] if self.libraries else None  # one unless a build failed
         self.compile_seconds = sum(lib.compile_seconds for lib in self.libraries)
         self.steps: list[Any] = []
@@ -256,12 +256,18 @@ def _kernel_for(node: Apply, rendered: dict | None = None) -> Kernel | None:
         return None  # a scalar op without C (a user's row without c_expr, say)
 
 
-def _wants_own_gemm(kernels: dict[Apply, Kernel]) -> bool:
-    """Do the function's float products go to symgrad's own GEMM (``blas_c.own_gemm_wanted``)?"""
-    if not any(isinstance(node.op, (MatMul, Gemm)) for node in kernels):
-        return False
+def _own_gemm_dtypes(kernels: dict[Apply, Kernel]) -> tuple[str, ...]:
+    """The float dtypes of the function's products that go to symgrad's own GEMM
+    (``blas_c.own_gemm_wanted``); empty when none do."""
+    dtypes = {
+        node.outputs[0].dtype
+        for node in kernels
+        if isinstance(node.op, (MatMul, Gemm)) and node.outputs[0].dtype in own_gemm.DTYPES
+    }
+    if not dtypes:
+        return ()
     blas = blas_library()
-    return blas is not None and own_gemm_wanted(blas)
+    return tuple(sorted(dtypes)) if blas is not None and own_gemm_wanted(blas) else ()
 
 
 def _build(
@@ -316,7 +322,7 @@ def _entries(library: LoadedLibrary, kernels: list[Kernel]) -> dict[str, tuple[t
     return found
 
 
-def _load(kernels: list[Kernel], name: str, gemm: bool = False) -> LoadedLibrary:
+def _load(kernels: list[Kernel], name: str, gemm: tuple[str, ...] = ()) -> LoadedLibrary:
     flags, link_flags = library_flags(kernels)
     if compiler_info().openmp:
         flags, link_flags = ("-fopenmp", *flags), ("-fopenmp", *link_flags)
@@ -332,11 +338,10 @@ def _load(kernels: list[Kernel], name: str, gemm: bool = False) -> LoadedLibrary
         extra_link_flags=link_flags,
     )
     library.lib.sg_set_num_threads(config.num_threads)
-    # symgrad's own GEMM, or NULL (CBLAS): set on every load, since a library from the
-    # in-process cache may have been given the other choice by an earlier function.
-    pointers = own_gemm.entry_points() if gemm else None
-    cast = library.ffi.cast
-    library.lib.sg_set_own_gemm(*(cast("void *", p) for p in (pointers or (0, 0))))
+    # symgrad's own GEMM per dtype, or NULL (CBLAS): set on every load, since a library from
+    # the in-process cache may have been given the other choice by an earlier function.
+    pointers = [own_gemm.entry_point(d) if d in gemm else None for d in ("float64", "float32")]
+    library.lib.sg_set_own_gemm(*(library.ffi.cast("void *", p or 0) for p in pointers))
     return library
 
 

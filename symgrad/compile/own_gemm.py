@@ -1,16 +1,18 @@
-"""symgrad's own GEMM (csrc_templates/gemm.c): one small library per machine in the compile
-cache, whose two entry points every kernel library receives by address (``sg_set_own_gemm``
-in csrc_templates/kernel.h) where ``blas_c.own_gemm_wanted`` says so.
+"""symgrad's own GEMM (csrc_templates/gemm.c): small libraries in the compile cache, one per
+float dtype, built once per machine; every kernel library receives their entry points by
+address (``sg_set_own_gemm`` in csrc_templates/kernel.h) where ``blas_c.own_gemm_wanted``
+says so.
 
-Built once rather than into each function's library: its AVX-512 kernels take gcc about
-0.4 s, which would have pushed the digits step's cold compile past 1 s. The build starts in
-a thread when the first function that may use it is compiled, beside that function's own
-library, and the library's load waits for it.
+Built apart from the functions' libraries: its AVX-512 kernels take gcc about 0.1 s per dtype
+on top of the headers, which compiled into each library had pushed the digits step's cold
+compile past 1 s. A build starts in a thread when the first function with a product of that
+dtype is compiled, beside the function's own library, and the library's load waits for it.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from concurrent.futures import Future
 from typing import Any
 
@@ -18,56 +20,59 @@ from symgrad.codegen.templates import render, section
 from symgrad.compile.cbuild import CCompileError, LoadedLibrary, build_library, compiler_info
 
 SOURCE_FILE = "gemm.c"
-CDEF = """
-int sg_gemm_available(void);
-int64_t sg_gemm_float64(int64_t, int64_t, int64_t, double, const double *, int, int64_t, const double *,
-                        int, int64_t, double, double *, int64_t, int);
-int64_t sg_gemm_float32(int64_t, int64_t, int64_t, float, const float *, int, int64_t, const float *,
-                        int, int64_t, float, float *, int64_t, int);
-"""
+DTYPES = ("float64", "float32")
+C_TYPES = {"float64": "double", "float32": "float"}
+
+
+def _cdef(dtype: str) -> str:
+    t = C_TYPES[dtype]
+    return (
+        "int sg_gemm_available(void);\n"
+        f"int64_t sg_gemm_{dtype}(int64_t, int64_t, int64_t, {t}, const {t} *, int, int64_t, "
+        f"const {t} *, int, int64_t, {t}, {t} *, int64_t, int);"
+    )
+
 
 _lock = threading.Lock()
-_state: dict[str, Any] = {}
+_futures: dict[str, Future] = {}
+_kept: dict[str, LoadedLibrary] = {}  # loaded while kernel libraries hold their addresses
 
 
-def _build() -> LoadedLibrary:
+def _build(dtype: str) -> LoadedLibrary:
     openmp = ("-fopenmp",) if compiler_info().openmp else ()
     return build_library(
-        render(section(SOURCE_FILE, "gemm")),
-        CDEF,
-        name_hint="symgrad GEMM",
+        render(section(SOURCE_FILE, "gemm")) + render(section(SOURCE_FILE, f"gemm_{dtype}")),
+        _cdef(dtype),
+        name_hint=f"symgrad GEMM {dtype}",
         extra_flags=(*openmp, "-O2"),  # after the base -O3: see gemm.c, SG_GEMM_PACK_OPT
         extra_link_flags=openmp,
     )
 
 
-def start_building() -> None:
-    """Begin building (or loading) the library in a thread, once per process."""
-    with _lock:
-        if "future" in _state:
-            return
-        future: Future = Future()
-        _state["future"] = future
+def start_building(dtypes: Iterable[str]) -> None:
+    """Begin building (or loading) each dtype's library in a thread, once per process."""
+    for dtype in dtypes:
+        with _lock:
+            if dtype in _futures:
+                continue
+            future: Future = Future()
+            _futures[dtype] = future
 
-    def work() -> None:
-        try:
-            future.set_result(_build())
-        except (CCompileError, OSError) as exc:
-            future.set_result(exc)
+        def work(dtype: str = dtype, future: Future = future) -> None:
+            try:
+                future.set_result(_build(dtype))
+            except (CCompileError, OSError) as exc:
+                future.set_result(exc)
 
-    threading.Thread(target=work, name="symgrad-gemm-build", daemon=True).start()
+        threading.Thread(target=work, name=f"symgrad-gemm-{dtype}", daemon=True).start()
 
 
-def entry_points() -> tuple[int, int] | None:
-    """The addresses of ``sg_gemm_float64`` and ``sg_gemm_float32``, or None when the library
-    did not build or was built without AVX-512 (then CBLAS does every product)."""
-    start_building()
-    library = _state["future"].result()
+def entry_point(dtype: str) -> int | None:
+    """The address of ``sg_gemm_<dtype>``, or None when its library did not build or was
+    built without AVX-512 (then CBLAS does those products)."""
+    start_building([dtype])
+    library: Any = _futures[dtype].result()
     if not isinstance(library, LoadedLibrary) or not library.lib.sg_gemm_available():
         return None
-    _state["library"] = library  # keeps it loaded while kernel libraries hold its addresses
-    cast = library.ffi.cast
-    return (
-        int(cast("intptr_t", library.lib.sg_gemm_float64)),
-        int(cast("intptr_t", library.lib.sg_gemm_float32)),
-    )
+    _kept[dtype] = library
+    return int(library.ffi.cast("intptr_t", getattr(library.lib, f"sg_gemm_{dtype}")))

@@ -42,7 +42,8 @@ STEP_ELEMWISE, STEP_KERNEL, STEP_CALL = 0, 1, 2  # the record kinds of runner.c
 # runner.c's stack arrays hold this many operands of one kernel step (SMALL_WORDS / 4 - 1);
 # a step with more is described as a Python call of its step.
 MAX_OPERANDS = 127
-FLAGS = ("-O2", "-std=gnu11", "-fPIC", "-shared", "-fno-strict-aliasing", "-fdiagnostics-color=never")
+# -O1: the runner is calls and bookkeeping; gcc takes 0.22 s instead of 0.30 at -O2.
+FLAGS = ("-O1", "-std=gnu11", "-fPIC", "-shared", "-fno-strict-aliasing", "-fdiagnostics-color=never")
 
 
 class RunnerFallbackWarning(UserWarning):
