@@ -8,7 +8,7 @@ kernels' entry points called by address, Python only for steps without C (views,
 ``perform``) and for error messages. ``x + 1`` then costs about 0.3 us.
 
 The extension is built once per machine and Python/NumPy version into the compile cache
-(with ``Python.h`` and NumPy's headers; about 0.3 s of gcc), started in the background by
+(with ``Python.h`` and NumPy's headers; about 0.2 s of gcc -O1), started in the background by
 the first ``CVM`` so that it compiles beside the function's own library. When it cannot be
 built (no Python headers, say), mode 'c' runs the Python program instead and says so once
 (``RunnerFallbackWarning``); ``SYMGRAD_RUNNER=py`` chooses that program on purpose.
