@@ -346,8 +346,19 @@ SG_DEFINE_BLAS_PRODUCT(sg_blas_dproduct, double, @DGEMM@, @DGEMV@, @DDOT@, sg_ow
         }
     }
     if (M == m && N == n && k > 0 && isfinite(alpha) && alpha != 0) {
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++) o[i * N + j] = beta * *(const T *)(cdata + i * cs0 + j * cs1);
+        for (int64_t i = 0; i < M; i++) {
+            const char *crow = cdata + i * cs0;
+            T *restrict orow = o + i * N;
+            if (cs1 == item) { /* C's rows unit-stride (a bias row, a weight matrix): vectorized */
+                const T *restrict c = (const T *)crow;
+                if (beta == 1)
+                    memcpy(orow, c, (size_t)N * sizeof(T)); /* 1 * x is x, NaN and -0.0 included */
+                else
+                    for (int64_t j = 0; j < N; j++) orow[j] = beta * c[j];
+            } else {
+                for (int64_t j = 0; j < N; j++) orow[j] = beta * *(const T *)(crow + j * cs1);
+            }
+        }
         @PRODUCT@(m, n, k, alpha, sg_blas_slice(&A, in[0].data, item), A.trans, A.ld,
                   sg_blas_slice(&B, in[1].data, item), B.trans, B.ld, 1, o, n, @MAX@);
     } else {
