@@ -171,13 +171,23 @@ static void *sg_gemm_buffer(int which, size_t bytes)
     }
 
 int sg_gemm_available(void) { return 1; }
+#define SG_GEMM_CALL(OWN) OWN(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc, threads)
 #else
 int sg_gemm_available(void) { return 0; }
+#define SG_GEMM_CALL(OWN) 1
 #endif
+
+/* An exported entry point, with the signature of kernel.h's sg_dgemm_fn / sg_sgemm_fn. */
+#define SG_GEMM_ENTRY(NAME, T, OWN)                                                                 \
+    int64_t NAME(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int ta, int64_t lda, const T *b, \
+                 int tb, int64_t ldb, T beta, T *c, int64_t ldc, int threads)                       \
+    {                                                                                               \
+        return SG_GEMM_CALL(OWN);                                                                   \
+    }
 /* endsection */
 
 /* One library per dtype that a function's products use (the float64 and float32 kernels
- * each take gcc about 0.1 s), each exporting the signature of kernel.h's pointer. */
+ * each take gcc about 0.1 s). */
 
 /* section: gemm_float64 */
 #if defined(__AVX512F__)
@@ -185,16 +195,7 @@ int sg_gemm_available(void) { return 0; }
 SG_DEFINE_GEMM(sg_own_dgemm, double, __m512d, 8, _mm512_load_pd, _mm512_storeu_pd, SG_DLOADU, _mm512_set1_pd,
                _mm512_fmadd_pd, _mm512_mul_pd, _mm512_add_pd, 256, 128, 3072)
 #endif
-
-int64_t sg_gemm_float64(int64_t m, int64_t n, int64_t k, double alpha, const double *a, int ta, int64_t lda,
-                        const double *b, int tb, int64_t ldb, double beta, double *c, int64_t ldc, int threads)
-{
-#if defined(__AVX512F__)
-    return sg_own_dgemm(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc, threads);
-#else
-    return 1;
-#endif
-}
+SG_GEMM_ENTRY(sg_gemm_float64, double, sg_own_dgemm)
 /* endsection */
 
 /* section: gemm_float32 */
@@ -203,14 +204,5 @@ int64_t sg_gemm_float64(int64_t m, int64_t n, int64_t k, double alpha, const dou
 SG_DEFINE_GEMM(sg_own_sgemm, float, __m512, 16, _mm512_load_ps, _mm512_storeu_ps, SG_SLOADU, _mm512_set1_ps,
                _mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps, 384, 128, 4608)
 #endif
-
-int64_t sg_gemm_float32(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int ta, int64_t lda,
-                        const float *b, int tb, int64_t ldb, float beta, float *c, int64_t ldc, int threads)
-{
-#if defined(__AVX512F__)
-    return sg_own_sgemm(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc, threads);
-#else
-    return 1;
-#endif
-}
+SG_GEMM_ENTRY(sg_gemm_float32, float, sg_own_sgemm)
 /* endsection */

@@ -41,7 +41,7 @@ from symgrad.codegen.library import (
 )
 from symgrad.compile import own_gemm, runner
 from symgrad.compile.cbuild import CCompileError, LoadedLibrary, build_library, compiler_info
-from symgrad.compile.program import generate, reusable_steps
+from symgrad.compile.program import Schedule, generate, reusable_steps
 from symgrad.compile.vm import perform, schedule
 from symgrad.config import config, prefer_sleeping_openmp_threads
 from symgrad.graph.basic import Apply, Variable
@@ -131,36 +131,23 @@ class CVM:
         filters = list(root_filters or ())
         filters += [None] * (len(self.root_cells) - len(filters))
         self._filters = {c: f[0] for c, f in zip(self.root_cells, filters) if f is not None}
-        always_check = [f is not None and f[1] for f in filters]
+        spec = Schedule(
+            self.steps,
+            self.n_cells,
+            self.root_cells,
+            self.root_types,
+            self.constants,
+            self.output_cells,
+            self._checked_root,
+            [f is not None and f[1] for f in filters],
+        )
         module = runner.runner_module() if config.runner == "c" else None
+        self.unwrapped = module is not None and self.fresh_outputs and len(self.output_cells) == 1
         if module is not None:
             pooled = reusable_steps(self.steps, self.output_cells) if config.reuse_buffers else set()
-            self.unwrapped = self.fresh_outputs and len(self.output_cells) == 1
-            self.call_program, self.source = runner.make_program(
-                module,
-                self.n_cells,
-                self.steps,
-                self.root_cells,
-                self.root_types,
-                self.constants,
-                self.output_cells,
-                self._checked_root,
-                always_check,
-                pooled,
-                unwrap=self.unwrapped,
-            )
+            self.call_program, self.source = runner.make_program(module, spec, pooled, self.unwrapped)
         else:
-            self.unwrapped = False
-            self.call_program, self.source = generate(
-                self.steps,
-                self.root_cells,
-                self.root_types,
-                self.constants,
-                self.output_cells,
-                self._checked_root,
-                always_check,
-                reuse_buffers=config.reuse_buffers,
-            )
+            self.call_program, self.source = generate(spec, reuse_buffers=config.reuse_buffers)
 
     def run(self, root_values: Sequence[np.ndarray], profile: bool = False) -> list[np.ndarray]:
         if not profile:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -74,28 +75,39 @@ def reusable_steps(steps: Sequence[Any], output_cells: Sequence[int]) -> set[int
     return pooled
 
 
-def generate(
-    steps: Sequence[Any],
-    root_cells: Sequence[int],
-    root_types: Sequence[tuple[np.dtype, int]],
-    constants: Sequence[tuple[int, np.ndarray]],
-    output_cells: Sequence[int],
-    check_root: Callable[[int, Any], np.ndarray],
-    always_check: Sequence[bool] = (),
-    reuse_buffers: bool = True,
-) -> tuple[Callable[[Sequence[Any]], list], str]:
+@dataclass(frozen=True)
+class Schedule:
+    """What a runner needs of a compiled schedule (``CVM`` builds it; this module's
+    ``generate`` and runner.py's ``make_program`` run it)."""
+
+    steps: Sequence[Any]
+    n_cells: int
+    root_cells: Sequence[int]
+    root_types: Sequence[tuple[np.dtype, int]]  # per root: its dtype object and rank
+    constants: Sequence[tuple[int, np.ndarray]]
+    output_cells: Sequence[int]
+    check_root: Callable[[int, Any], np.ndarray]
+    always_check: Sequence[bool] = ()  # roots whose every value goes through check_root
+
+    def always(self) -> list[bool]:
+        return list(self.always_check) + [False] * (len(self.root_cells) - len(self.always_check))
+
+
+def generate(schedule: Schedule, reuse_buffers: bool = True) -> tuple[Callable[[Sequence[Any]], list], str]:
     """(the program, its source): ``program(root_values) -> [output values]``.
 
     A root value that is not an aligned ndarray of the root's dtype object and rank goes
     through ``check_root(cell, value)``; so does every value of a root marked in
     ``always_check`` (an input with static lengths, whose shape must be checked)."""
-    names: dict[str, Any] = {"ndarray": np.ndarray, "check_root": check_root}
+    steps, root_cells, constants = schedule.steps, schedule.root_cells, schedule.constants
+    output_cells = schedule.output_cells
+    names: dict[str, Any] = {"ndarray": np.ndarray, "check_root": schedule.check_root}
     lines = [f"def {PROGRAM_NAME}(roots):"]
     roots = [cell_name(c) for c in root_cells]
     if roots:
         lines.append(f"    {', '.join(roots)}{',' if len(roots) == 1 else ''} = roots")
-    always = list(always_check) + [False] * (len(roots) - len(always_check))
-    for k, (c, name, (dtype, ndim)) in enumerate(zip(root_cells, roots, root_types)):
+    always = schedule.always()
+    for k, (c, name, (dtype, ndim)) in enumerate(zip(root_cells, roots, schedule.root_types)):
         names[f"dtype_r{k}"] = dtype
         if always[k]:
             lines.append(f"    {name} = check_root({c}, {name})")

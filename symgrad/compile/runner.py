@@ -35,6 +35,7 @@ import symgrad
 from symgrad.codegen.templates import template_text
 from symgrad.compile import cache
 from symgrad.compile.cbuild import CCompileError, _compile_error, _invoke, compiler_info
+from symgrad.compile.program import Schedule
 
 MODULE_NAME = "_symgrad_runner"
 SOURCE_FILE = "runner.c"
@@ -145,23 +146,17 @@ def runner_module() -> ModuleType | None:
 
 
 def make_program(
-    module: ModuleType,
-    n_cells: int,
-    steps: Sequence[Any],
-    root_cells: Sequence[int],
-    root_types: Sequence[tuple[np.dtype, int]],
-    constants: Sequence[tuple[int, np.ndarray]],
-    output_cells: Sequence[int],
-    check_root: Callable[[int, Any], np.ndarray],
-    always_check: Sequence[bool],
-    pooled: set[int],
-    unwrap: bool,
+    module: ModuleType, schedule: Schedule, pooled: set[int], unwrap: bool
 ) -> tuple[Callable[[Sequence[Any]], Any], str]:
     """(the C program, a listing of it). Each step describes itself: ``step.record(slot,
-    frees)`` with ``slot`` its first pool slot or -1 (``runner.c`` documents the records)."""
-    always = list(always_check) + [False] * (len(root_cells) - len(always_check))
-    roots = tuple((c, dtype, ndim, a) for c, (dtype, ndim), a in zip(root_cells, root_types, always))
-    constants = list(dict(constants).items())  # a constant read by several steps is listed once
+    frees)`` with ``slot`` its first pool slot (``pooled``: the steps that reuse arrays) or -1
+    (``runner.c`` documents the records). ``unwrap``: the program returns its one output
+    itself instead of a list."""
+    steps, root_cells, output_cells = schedule.steps, schedule.root_cells, schedule.output_cells
+    roots = tuple(
+        (c, dtype, ndim, a) for c, (dtype, ndim), a in zip(root_cells, schedule.root_types, schedule.always())
+    )
+    constants = list(dict(schedule.constants).items())  # a constant read by several steps: once
     records, listing, slot = [], [], 0
     for k, step in enumerate(steps):
         first = slot if k in pooled else -1
@@ -170,12 +165,12 @@ def make_program(
         records.append(step.record(first, tuple(step.frees)))
         listing.append(_listing_line(step, records[-1], first))
     program = module.Program(
-        n_cells,
+        schedule.n_cells,
         roots,
         tuple((c, data) for c, data in constants),
         tuple(records),
         tuple(output_cells),
-        check_root,
+        schedule.check_root,
         unwrap,
     )
     head = [f"C runner program: {len(roots)} roots, {len(records)} steps, {slot} reused arrays"]
