@@ -136,8 +136,8 @@ static inline const void *sg_blas_slice(sg_blas_operand *op, const char *p, int6
  * starts OpenBLAS's threads leaves them spinning for milliseconds, on the cores the next
  * kernel needs. True when CBLAS must compute C. */
 #define SG_TRY_OWN_GEMM(OWN, m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc)              \
-    (!OWN || OWN(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc,                          \
-                 (m) * (n) * (k) >= (1 << 22) ? sg_threads : 1) != 0)
+    (!OWN || OWN(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc, SG_GEMM_THREADS(m, n, k), NULL, 0, 0) != 0)
+#define SG_GEMM_THREADS(m, n, k) ((m) * (n) * (k) >= (1 << 22) ? sg_threads : 1)
 #define SG_DEFINE_BLAS_PRODUCT(NAME, T, GEMM, GEMV, DOT, OWN)                                   \
     static void NAME##_call(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int ta,       \
                             int64_t lda, const T *b, int tb, int64_t ldb, T beta, T *c,         \
@@ -345,7 +345,17 @@ SG_DEFINE_BLAS_PRODUCT(sg_blas_dproduct, double, @DGEMM@, @DGEMV@, @DDOT@, sg_ow
             SG_FAIL_INFO(err, bytes, 0, 0);
         }
     }
-    if (M == m && N == n && k > 0 && isfinite(alpha) && alpha != 0) {
+    /* symgrad's own GEMM (kernel.h) reads C where it is, broadcast or strided, as it writes the
+     * first K block: no pass of its own. beta 0 must still multiply C (0 * NaN is NaN): not
+     * there. */
+    const T *own_a = k > 0 ? sg_blas_slice(&A, in[0].data, item) : NULL;
+    const T *own_b = k > 0 ? sg_blas_slice(&B, in[1].data, item) : NULL;
+    if (M == m && N == n && k > 0 && isfinite(alpha) && alpha != 0 && beta != 0 && @OWN@ &&
+        cs0 % item == 0 && cs1 % item == 0 &&
+        @OWN@(m, n, k, alpha, own_a, A.trans, A.ld, own_b, B.trans, B.ld, beta, o, n,
+              SG_GEMM_THREADS(m, n, k), (const T *)cdata, cs0 / item, cs1 / item) == 0) {
+        /* done */
+    } else if (M == m && N == n && k > 0 && isfinite(alpha) && alpha != 0) {
         for (int64_t i = 0; i < M; i++) {
             const char *crow = cdata + i * cs0;
             T *restrict orow = o + i * N;

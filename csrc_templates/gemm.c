@@ -12,9 +12,11 @@
  * tile; edge tiles are written back element by element. Packed buffers are per thread and
  * kept between calls (a fresh multi-megabyte buffer per call costs its page faults).
  *
- * C = alpha * op(A) @ op(B) + beta * C, C row-major with leading dimension ldc; op(A)(i, p) is
- * a[p * lda + i] when ta, else a[i * lda + p] (op(B) alike). beta == 0: C is not read (it may
- * hold anything, NaN included), as BLAS specifies. Returns 0, or 1 when it did nothing (no
+ * C = alpha * op(A) @ op(B) + beta * Cin, C row-major with leading dimension ldc; op(A)(i, p)
+ * is a[p * lda + i] when ta, else a[i * lda + p] (op(B) alike). Cin is C itself when `cin` is
+ * NULL, else cin[i * crs + j * ccs] (element strides, 0 to broadcast: Gemm's bias row, added
+ * as the first K block is written instead of in a pass of its own). beta == 0: Cin is not
+ * read (it may hold anything, NaN included), as BLAS specifies. Returns 0, or 1 when it did nothing (no
  * memory for its buffers, or no AVX-512 in this build): the caller then uses CBLAS. */
 
 /* section: gemm */
@@ -47,8 +49,9 @@ static void *sg_gemm_buffer(int which, size_t bytes)
 
 #define SG_DEFINE_GEMM(NAME, T, V, W, LOAD, STORE, LOADU, SET1, FMADD, MUL, ADD, KC, MC, NC)         \
     enum { NAME##_NR = SG_GEMM_VECS * W };                                                          \
-    static void NAME##_micro(int64_t kc, const T *restrict a, const T *restrict b, T *restrict c,   \
-                             int64_t ldc, T alpha, T beta, int64_t mr, int64_t nr)                 \
+    static void NAME##_micro(int64_t kc, const T *restrict a, const T *restrict b, T *c, int64_t ldc, \
+                             T alpha, T beta, const T *cin, int64_t crs, int64_t ccs, int64_t mr,   \
+                             int64_t nr)                                                            \
     {                                                                                               \
         V acc[SG_GEMM_MR][SG_GEMM_VECS];                                                            \
         _Pragma("GCC unroll 8") for (int i = 0; i < SG_GEMM_MR; i++)                                \
@@ -64,13 +67,15 @@ static void *sg_gemm_buffer(int which, size_t bytes)
             a += SG_GEMM_MR;                                                                        \
             b += NAME##_NR;                                                                         \
         }                                                                                           \
+        /* C = alpha * AB + beta * Cin, where Cin is `cin` (strides crs, ccs) or C itself */ \
+        if (!cin) cin = c, crs = ldc, ccs = 1;                                                      \
         const V va = SET1(alpha), vb = SET1(beta);                                                  \
-        if (mr == SG_GEMM_MR && nr == NAME##_NR) {                                                  \
+        if (mr == SG_GEMM_MR && nr == NAME##_NR && (ccs == 1 || beta == 0)) {                       \
             _Pragma("GCC unroll 8") for (int i = 0; i < SG_GEMM_MR; i++)                            \
                 _Pragma("GCC unroll 3") for (int v = 0; v < SG_GEMM_VECS; v++) {                    \
-                    T *dst = c + i * ldc + v * W;                                                   \
                     const V ab = MUL(va, acc[i][v]);                                                \
-                    STORE(dst, beta == 0 ? ab : ADD(ab, MUL(vb, LOADU(dst))));                     \
+                    STORE(c + i * ldc + v * W,                                                      \
+                          beta == 0 ? ab : ADD(ab, MUL(vb, LOADU(cin + i * crs + v * W))));         \
                 }                                                                                   \
             return;                                                                                 \
         }                                                                                           \
@@ -80,7 +85,7 @@ static void *sg_gemm_buffer(int which, size_t bytes)
         for (int64_t i = 0; i < mr; i++)                                                            \
             for (int64_t j = 0; j < nr; j++) {                                                      \
                 const T ab = alpha * tile[i][j];                                                    \
-                c[i * ldc + j] = beta == 0 ? ab : ab + beta * c[i * ldc + j];                      \
+                c[i * ldc + j] = beta == 0 ? ab : ab + beta * cin[i * crs + j * ccs];               \
             }                                                                                       \
     }                                                                                               \
     /* op(A)[i0:i0+mc, p0:p0+kc] as MR-tall strips, zero-padded: strip s holds (p, i) at        \
@@ -115,7 +120,7 @@ static void *sg_gemm_buffer(int which, size_t bytes)
     /* One thread's product, with its own packed buffers. */                                     \
     static int64_t NAME##_serial(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int ta,     \
                                  int64_t lda, const T *b, int tb, int64_t ldb, T beta, T *c,        \
-                                 int64_t ldc)                                                       \
+                                 int64_t ldc, const T *cin, int64_t crs, int64_t ccs)               \
     {                                                                                               \
         const int64_t nc_max = n < NC ? (n + NAME##_NR - 1) / NAME##_NR * NAME##_NR : NC;          \
         const int64_t kc_max = k < KC ? k : KC, mc_max = m < MC ? m : MC;                           \
@@ -135,8 +140,10 @@ static void *sg_gemm_buffer(int which, size_t bytes)
                         const int64_t nr = nc - s < NAME##_NR ? nc - s : NAME##_NR;                 \
                         for (int64_t r = 0; r < rows; r += SG_GEMM_MR) {                            \
                             const int64_t mr = rows - r < SG_GEMM_MR ? rows - r : SG_GEMM_MR;       \
-                            NAME##_micro(kc, ap + r * kc, bp + s * kc, c + (i0 + r) * ldc + j0 + s, \
-                                         ldc, alpha, beta_block, mr, nr);                           \
+                            const int64_t row = i0 + r, col = j0 + s;                          \
+                            NAME##_micro(kc, ap + r * kc, bp + s * kc, c + row * ldc + col, ldc,    \
+                                         alpha, beta_block, p0 || !cin ? NULL : cin + row * crs + col * ccs, \
+                                         crs, ccs, mr, nr);                                         \
                         }                                                                           \
                     }                                                                               \
                 }                                                                                   \
@@ -147,13 +154,15 @@ static void *sg_gemm_buffer(int which, size_t bytes)
     /* `threads` independent products: C split along its longer side (each thread packs all of  \
      * the smaller operand and its own part of the other), no barrier, no shared buffer. */       \
     static int64_t NAME(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int ta, int64_t lda, \
-                        const T *b, int tb, int64_t ldb, T beta, T *c, int64_t ldc, int threads)    \
+                        const T *b, int tb, int64_t ldb, T beta, T *c, int64_t ldc, int threads,    \
+                        const T *cin, int64_t crs, int64_t ccs)                                    \
     {                                                                                               \
         const int by_rows = m >= n;                                                                 \
         const int64_t unit = by_rows ? SG_GEMM_MR : NAME##_NR, len = by_rows ? m : n;               \
         const int64_t units = (len + unit - 1) / unit;                                              \
         if (threads > units) threads = (int)units;                                                  \
-        if (threads <= 1) return NAME##_serial(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc); \
+        if (threads <= 1)                                                                           \
+            return NAME##_serial(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc, cin, crs, ccs); \
         int64_t failed = 0;                                                                         \
         _Pragma("omp parallel for num_threads(threads) schedule(static) reduction(|:failed)")       \
         for (int t = 0; t < threads; t++) {                                                         \
@@ -162,16 +171,18 @@ static void *sg_gemm_buffer(int which, size_t bytes)
             if (part <= 0) continue;                                                                \
             if (by_rows)                                                                            \
                 failed |= NAME##_serial(part, n, k, alpha, ta ? a + from : a + from * lda, ta, lda, \
-                                        b, tb, ldb, beta, c + from * ldc, ldc);                     \
+                                        b, tb, ldb, beta, c + from * ldc, ldc,                      \
+                                        cin ? cin + from * crs : NULL, crs, ccs);                   \
             else                                                                                    \
                 failed |= NAME##_serial(m, part, k, alpha, a, ta, lda, tb ? b + from * ldb : b + from, \
-                                        tb, ldb, beta, c + from, ldc);                              \
+                                        tb, ldb, beta, c + from, ldc, cin ? cin + from * ccs : NULL, \
+                                        crs, ccs);                                                  \
         }                                                                                           \
         return failed ? 1 : 0;                                                           \
     }
 
 int sg_gemm_available(void) { return 1; }
-#define SG_GEMM_CALL(OWN) OWN(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc, threads)
+#define SG_GEMM_CALL(OWN) OWN(m, n, k, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc, threads, cin, crs, ccs)
 #else
 int sg_gemm_available(void) { return 0; }
 #define SG_GEMM_CALL(OWN) 1
@@ -180,7 +191,8 @@ int sg_gemm_available(void) { return 0; }
 /* An exported entry point, with the signature of kernel.h's sg_dgemm_fn / sg_sgemm_fn. */
 #define SG_GEMM_ENTRY(NAME, T, OWN)                                                                 \
     int64_t NAME(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int ta, int64_t lda, const T *b, \
-                 int tb, int64_t ldb, T beta, T *c, int64_t ldc, int threads)                       \
+                 int tb, int64_t ldb, T beta, T *c, int64_t ldc, int threads, const T *cin,         \
+                 int64_t crs, int64_t ccs)                                                          \
     {                                                                                               \
         return SG_GEMM_CALL(OWN);                                                                   \
     }

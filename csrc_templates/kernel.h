@@ -51,9 +51,11 @@ typedef struct {
  * its entry points over with sg_set_own_gemm where it is wanted (blas_c.own_gemm_wanted);
  * NULL, the default, leaves the float products to CBLAS. */
 typedef int64_t (*sg_dgemm_fn)(int64_t, int64_t, int64_t, double, const double *, int, int64_t,
-                               const double *, int, int64_t, double, double *, int64_t, int);
+                               const double *, int, int64_t, double, double *, int64_t, int,
+                               const double *, int64_t, int64_t);
 typedef int64_t (*sg_sgemm_fn)(int64_t, int64_t, int64_t, float, const float *, int, int64_t,
-                               const float *, int, int64_t, float, float *, int64_t, int);
+                               const float *, int, int64_t, float, float *, int64_t, int,
+                               const float *, int64_t, int64_t);
 #ifndef SG_SECONDARY_UNIT
 __attribute__((visibility("hidden"))) int sg_threads = 1;
 __attribute__((visibility("hidden"))) sg_dgemm_fn sg_own_dgemm = 0;

@@ -99,3 +99,35 @@ def test_functions_get_the_kernel_when_on_and_cblas_when_off():
     assert on.vm.own_gemm and not off.vm.own_gemm and on.vm.library is off.vm.library
     np.testing.assert_allclose(off(x, y), x @ y, rtol=1e-12)
     assert not sg.function([a], a * 2.0, mode="c").vm.own_gemm  # no product, nothing to hand over
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_gemm_reads_c_where_it_is_broadcast_strided_or_full(own_gemm, dtype):
+    """Gemm's C goes into the first K block's write-back (no pass of its own) when our GEMM
+    runs: a bias row, a column, a full matrix, a transposed one; beta 0 keeps 0 * NaN."""
+    from symgrad.ops.gemm import gemm
+
+    a, b = sg.matrix("a", dtype=dtype), sg.matrix("b", dtype=dtype)
+    row, col = sg.vector("r", dtype=dtype), sg.matrix("c", dtype=dtype)
+    full, flipped = sg.matrix("f", dtype=dtype), sg.matrix("t", dtype=dtype)
+    alpha, beta = sg.scalar("alpha", dtype=dtype), sg.scalar("beta", dtype=dtype)
+    outs = [gemm(a, b, c, alpha, beta) for c in (row, col, full, flipped.T)]
+    f = sg.function([a, b, row, col, full, flipped, alpha, beta], outs, mode="c")
+    tol = 2e-5 if dtype == "float32" else 1e-12
+    for k, (m, kk, n) in enumerate([(9, 257, 25), (33, 600, 47), (40, 3, 40)]):
+        gen = rng(20 + k)
+        x, y = gen.normal(size=(m, kk)).astype(dtype), gen.normal(size=(kk, n)).astype(dtype)
+        r, c = gen.normal(size=n).astype(dtype), gen.normal(size=(m, 1)).astype(dtype)
+        full_c = gen.normal(size=(m, n)).astype(dtype)
+        for al, be in [(1.0, 1.0), (-0.1, 2.5), (0.5, 0.0)]:
+            scalars = np.array(al, dtype), np.array(be, dtype)
+            got = f(x, y, r, c, full_c, np.ascontiguousarray(full_c.T), *scalars)
+            product = al * (x.astype(np.float64) @ y.astype(np.float64))
+            wants = [product + be * r, product + be * c, product + be * full_c, product + be * full_c]
+            for value, want in zip(got, wants):
+                assert value.dtype == dtype
+                np.testing.assert_allclose(value, want, rtol=tol, atol=np.sqrt(kk) * tol * 4)
+    x, y = rng(30).normal(size=(6, 4)).astype(dtype), rng(31).normal(size=(4, 5)).astype(dtype)
+    nan_row, ones = np.full(5, np.nan, dtype), np.ones((6, 5), dtype)
+    got = f(x, y, nan_row, ones[:, :1].copy(), ones, ones.T.copy(), np.array(1, dtype), np.array(0, dtype))
+    assert np.isnan(got[0]).all()  # 0 * NaN

@@ -413,7 +413,13 @@ def gemm_kernel(node: Apply) -> OpKernel | None:
     shape_body = _body("gemm_shape", {"ERR_ALIGN": str(ERR_ALIGN), "ERR_BROADCAST": str(ERR_BATCH)})
     run_body = _body(
         "gemm_run",
-        {"T": C_TYPES[dtype], "COPY": copy_name, "PRODUCT": _product_name(dtype), "MAX": _max_dim(blas)},
+        {
+            "T": C_TYPES[dtype],
+            "COPY": copy_name,
+            "PRODUCT": _product_name(dtype),
+            "MAX": _max_dim(blas),
+            "OWN": "sg_own_sgemm" if dtype == "float32" else "sg_own_dgemm",
+        },
     )
     kernel = op_kernel(
         node,

@@ -29,7 +29,7 @@ def _cdef(dtype: str) -> str:
     return (
         "int sg_gemm_available(void);\n"
         f"int64_t sg_gemm_{dtype}(int64_t, int64_t, int64_t, {t}, const {t} *, int, int64_t, "
-        f"const {t} *, int, int64_t, {t}, {t} *, int64_t, int);"
+        f"const {t} *, int, int64_t, {t}, {t} *, int64_t, int, const {t} *, int64_t, int64_t);"
     )
 
 
