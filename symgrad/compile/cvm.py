@@ -258,11 +258,12 @@ def _own_gemm_dtypes(kernels: dict[Apply, Kernel]) -> tuple[str, ...]:
 
 
 def _build(
-    kernels: list[Kernel], name: str, gemm: bool = False
+    kernels: list[Kernel], name: str, gemm: tuple[str, ...] = ()
 ) -> tuple[list[LoadedLibrary], dict[str, Any]]:
     """One library with every kernel; when it fails to compile (a user's ``c_expr``, say),
     each kernel alone, and the ones that still fail run through NumPy (with a warning).
-    Returns the libraries and, per kernel name, its (function, library)."""
+    ``gemm``: the dtypes whose products go to symgrad's own GEMM. Returns the libraries and,
+    per kernel name, its (function, library)."""
     if not kernels:
         return [], {}
     try:
