@@ -38,8 +38,8 @@ enum { SG_GEMM_MR = 8, SG_GEMM_VECS = 3 }; /* an 8 x (3 vectors) tile: 24 accumu
 
 static void *sg_gemm_buffer(int which, size_t bytes)
 {
-    static __thread void *held[2];
-    static __thread size_t have[2];
+    static __thread void *held[3];
+    static __thread size_t have[3];
     if (have[which] >= bytes) return held[which];
     free(held[which]);
     held[which] = aligned_alloc(64, (bytes + 63) / 64 * 64);
@@ -152,11 +152,33 @@ static void *sg_gemm_buffer(int which, size_t bytes)
         return 0;                                                                                   \
     }                                                                                               \
     /* `threads` independent products: C split along its longer side (each thread packs all of  \
-     * the smaller operand and its own part of the other), no barrier, no shared buffer. */       \
+     * the smaller operand and its own part of the other), no barrier, no shared buffer. A deep \
+     * product (K at least 256 and twice C's longer side: a weight gradient X.T @ G) is split    \
+     * into two K halves instead, the second into a scratch C added at the end, so that neither \
+     * half packs the other's operands. The choice depends on the shape alone: the same bits  \
+     * on any thread count. */                                                                  \
     static int64_t NAME(int64_t m, int64_t n, int64_t k, T alpha, const T *a, int ta, int64_t lda, \
                         const T *b, int tb, int64_t ldb, T beta, T *c, int64_t ldc, int threads,    \
                         const T *cin, int64_t crs, int64_t ccs)                                    \
     {                                                                                               \
+        if (k >= 256 && k >= 2 * (m > n ? m : n)) {                                                 \
+            const int64_t k0 = k / 2;                                                               \
+            T *tmp = sg_gemm_buffer(2, (size_t)m * n * sizeof(T));                                  \
+            if (!tmp) return 1;                                                                     \
+            const T *a1 = ta ? a + k0 * lda : a + k0, *b1 = tb ? b + k0 : b + k0 * ldb;             \
+            int64_t failed = 0;                                                                     \
+            _Pragma("omp parallel for num_threads(threads < 2 ? 1 : 2) schedule(static) reduction(|:failed)") \
+            for (int half = 0; half < 2; half++)                                                    \
+                failed |= half == 0                                                                 \
+                              ? NAME##_serial(m, n, k0, alpha, a, ta, lda, b, tb, ldb, beta, c, ldc, cin, \
+                                              crs, ccs)                                             \
+                              : NAME##_serial(m, n, k - k0, alpha, a1, ta, lda, b1, tb, ldb, 0, tmp, n, \
+                                              NULL, 0, 0);                                          \
+            if (failed) return 1;                                                                   \
+            for (int64_t i = 0; i < m; i++)                                                         \
+                for (int64_t j = 0; j < n; j++) c[i * ldc + j] += tmp[i * n + j];                   \
+            return 0;                                                                               \
+        }                                                                                           \
         const int by_rows = m >= n;                                                                 \
         const int64_t unit = by_rows ? SG_GEMM_MR : NAME##_NR, len = by_rows ? m : n;               \
         const int64_t units = (len + unit - 1) / unit;                                              \

@@ -131,3 +131,22 @@ def test_gemm_reads_c_where_it_is_broadcast_strided_or_full(own_gemm, dtype):
     nan_row, ones = np.full(5, np.nan, dtype), np.ones((6, 5), dtype)
     got = f(x, y, nan_row, ones[:, :1].copy(), ones, ones.T.copy(), np.array(1, dtype), np.array(0, dtype))
     assert np.isnan(got[0]).all()  # 0 * NaN
+
+
+@pytest.mark.skipif(
+    not blas_c.cpu_has_avx512() or "-march=native" not in compiler_info().flags,
+    reason="the kernel is compiled only for AVX-512 targets",
+)
+@pytest.mark.parametrize("m, k, n", [(256, 1797, 256), (64, 900, 30), (1797, 256, 256), (40, 300, 600)])
+def test_our_gemm_gives_the_same_bits_on_one_and_two_threads(m, k, n):
+    """Deep products are split into K halves, others along C's longer side: either way the
+    choice and the order of the sums depend on the shape only."""
+    a, b = sg.matrix("a"), sg.matrix("b")
+    x, y = rng(40).normal(size=(k, m)), rng(41).normal(size=(k, n))
+    results = []
+    for threads in (1, 2):
+        with sg.config.override(own_gemm="on", num_threads=threads):
+            f = sg.function([a, b], sg.dot(a.T, b), mode="c")
+        results.append(f(x, y))
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[0], x.T @ y, rtol=1e-12, atol=1e-11 * np.sqrt(k))
