@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,15 +187,23 @@ def _probe(setting: str | None) -> CompilerInfo | str:
         if result.returncode != 0 or not _loads_and_runs(workdir / cache.LIB_NAME):
             return f"{shlex.join(command)} cannot build a loadable shared library:\n{result.stderr.strip()}"
 
-        def accepts(extra_flags=(), extra_link=(), source=PROBE_SOURCE) -> bool:
+        def accepts(name: str, extra_flags=(), extra_link=(), source=PROBE_SOURCE) -> bool:
+            folder = workdir / name  # one folder per probe: they run at once
+            folder.mkdir()
             flags = (*BASE_FLAGS, *extra_flags)
-            return _try_compile(command, flags, (*LINK_FLAGS, *extra_link), source, workdir).returncode == 0
+            return _try_compile(command, flags, (*LINK_FLAGS, *extra_link), source, folder).returncode == 0
 
-        flags = (*BASE_FLAGS, NATIVE_FLAG) if accepts([NATIVE_FLAG]) else BASE_FLAGS
-        link_flags = (*LINK_FLAGS, STRICT_LINK_FLAG) if accepts((), [STRICT_LINK_FLAG]) else LINK_FLAGS
-        openmp = accepts(["-fopenmp"], source=OPENMP_SOURCE)
-        libmvec = accepts((), ["-lmvec"])
-        version = _version(command, workdir)
+        # The questions are independent: asked at once, they take one compiler run's time
+        # (about 40 ms) instead of four (0.14 s of a cold process's first function).
+        with ThreadPoolExecutor(5) as pool:
+            native = pool.submit(accepts, "native", [NATIVE_FLAG])
+            strict = pool.submit(accepts, "strict", (), [STRICT_LINK_FLAG])
+            openmp_ok = pool.submit(accepts, "openmp", ["-fopenmp"], source=OPENMP_SOURCE)
+            libmvec_ok = pool.submit(accepts, "libmvec", (), ["-lmvec"])
+            version_of = pool.submit(_version, command, workdir)
+            flags = (*BASE_FLAGS, NATIVE_FLAG) if native.result() else BASE_FLAGS
+            link_flags = (*LINK_FLAGS, STRICT_LINK_FLAG) if strict.result() else LINK_FLAGS
+            openmp, libmvec, version = openmp_ok.result(), libmvec_ok.result(), version_of.result()
     path = os.path.realpath(command[0])
     return CompilerInfo(tuple(command), path, version, flags, link_flags, openmp, cpu_id(), libmvec)
 
