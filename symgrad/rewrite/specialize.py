@@ -173,10 +173,14 @@ def _gemm_sub_proof(*_):
     )
     c = sympy.Matrix(2, 2, sympy.symbols("c0:4", real=True))
     alpha, beta = sympy.symbols("alpha beta", real=True)
-    weights = sympy.symbols("w0:4", real=True)
-    lhs = (beta * c - alpha * (a * bm)) + (alpha * (a * bm) - beta * c)
-    rhs = ((-alpha) * (a * bm) + beta * c) + (alpha * (a * bm) + (-beta) * c)
-    return sum(w * x for w, x in zip(weights, lhs)), sum(w * x for w, x in zip(weights, rhs))
+    w, v = sympy.symbols("w0:4", real=True), sympy.symbols("v0:4", real=True)  # one set per form
+
+    def weighted(first, second):
+        return sum(x * y for x, y in zip(w, first)) + sum(x * y for x, y in zip(v, second))
+
+    lhs = weighted(beta * c - alpha * (a * bm), alpha * (a * bm) - beta * c)
+    rhs = weighted((-alpha) * (a * bm) + beta * c, alpha * (a * bm) + (-beta) * c)
+    return lhs, rhs
 
 
 @local_rewrite("gemm_sub", PHASE, AnyNode(("elemwise", "sub")), proof=_gemm_sub_proof)
