@@ -1,4 +1,7 @@
-"""One generated Python function per compiled graph: the call path of mode 'c'.
+"""One generated Python function per compiled graph: mode 'c''s call path where the C runner
+(runner.py) cannot be built, or with ``SYMGRAD_RUNNER=py``. Also what both runners share:
+``Schedule`` (the description of a schedule) and ``reusable_steps`` (which arrays a call may
+take from the previous one).
 
 Running a list of step objects over a list of storage cells costs a Python frame, a list
 read and a list write per step, and a loop over the roots, on every call: about a microsecond
