@@ -15,7 +15,7 @@ import pytest
 from helpers import rng
 
 import symgrad as sg
-from symgrad.compile import program, runner
+from symgrad.compile import cbuild, program, runner
 from symgrad.compile.cbuild import CCompileError, compiler_available
 from symgrad.config import Config
 
@@ -148,7 +148,8 @@ def test_byteswapped_unaligned_and_strided_roots_are_converted():
 def test_without_the_c_runner_functions_run_the_python_program(monkeypatch):
     failed: Future = Future()
     failed.set_result(CCompileError("no Python.h"))
-    monkeypatch.setattr(runner, "_state", {"future": failed})
+    monkeypatch.setitem(cbuild._background, runner.BUILD_NAME, failed)
+    monkeypatch.setattr(runner, "_warned", [])
     x = sg.vector("x")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

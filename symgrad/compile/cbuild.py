@@ -19,8 +19,9 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -318,17 +319,13 @@ def _build_in(
     """The cache's build step: compile workdir/source.c into workdir/lib.so; with ``units``
     (several translation units), compile each to an object file, all at once, then link."""
     if len(units) <= 1:
-        result = _invoke(_compile_command(info.command, flags, link_flags), workdir)
-        if result.returncode != 0:
-            raise _compile_error(result, workdir, failed_dir, name_hint)
+        run_compiler(_compile_command(info.command, flags, link_flags), workdir, failed_dir, name_hint)
     else:
         objects = _compile_units(
             units, workdir, info=info, flags=flags, failed_dir=failed_dir, name_hint=name_hint
         )
         argv = [*info.command, *flags, "-o", cache.LIB_NAME, *objects, *link_flags]
-        result = _invoke(argv, workdir)
-        if result.returncode != 0:
-            raise _compile_error(result, workdir, failed_dir, name_hint)
+        run_compiler(argv, workdir, failed_dir, name_hint)
     return {
         "name_hint": name_hint,
         "compiler": info.path,
@@ -338,6 +335,39 @@ def _build_in(
         "cpu": info.cpu if _uses_native_cpu(flags) else "",
         "units": max(1, len(units)),
     }
+
+
+def run_compiler(argv: Sequence[str], workdir: Path, failed_dir: Path, name_hint: str) -> None:
+    """Run one compiler command in a cache build's ``workdir``; a failure raises
+    ``CCompileError`` with the trimmed messages (the source and log kept in ``failed_dir``)."""
+    result = _invoke(argv, workdir)
+    if result.returncode != 0:
+        raise _compile_error(result, workdir, failed_dir, name_hint)
+
+
+_background_lock = threading.Lock()
+_background: dict[str, Future] = {}
+
+
+def build_in_background(name: str, build: Callable[[], Any]) -> Future:
+    """``build()`` run once per process in a thread, for libraries built once per machine
+    (the C runner, the GEMM) that can compile beside a function's own library. The future's
+    result is what ``build`` returned, or the ``CCompileError``/``OSError`` it raised."""
+    with _background_lock:
+        if name in _background:
+            return _background[name]
+        future = _background[name] = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(build())
+        except (CCompileError, OSError) as exc:
+            future.set_result(exc)
+        except BaseException as exc:  # a bug: raised to whoever waits, never a hang
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name=f"symgrad-build-{name}", daemon=True).start()
+    return future
 
 
 def _compile_units(

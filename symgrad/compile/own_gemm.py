@@ -11,13 +11,12 @@ dtype is compiled, beside the function's own library, and the library's load wai
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections.abc import Iterable
-from concurrent.futures import Future
 from typing import Any
 
 from symgrad.codegen.templates import render, section
-from symgrad.compile.cbuild import CCompileError, LoadedLibrary, build_library, compiler_info
+from symgrad.compile.cbuild import LoadedLibrary, build_in_background, build_library, compiler_info
 
 SOURCE_FILE = "gemm.c"
 DTYPES = ("float64", "float32")
@@ -33,8 +32,6 @@ def _cdef(dtype: str) -> str:
     )
 
 
-_lock = threading.Lock()
-_futures: dict[str, Future] = {}
 _kept: dict[str, LoadedLibrary] = {}  # loaded while kernel libraries hold their addresses
 
 
@@ -52,26 +49,13 @@ def _build(dtype: str) -> LoadedLibrary:
 def start_building(dtypes: Iterable[str]) -> None:
     """Begin building (or loading) each dtype's library in a thread, once per process."""
     for dtype in dtypes:
-        with _lock:
-            if dtype in _futures:
-                continue
-            future: Future = Future()
-            _futures[dtype] = future
-
-        def work(dtype: str = dtype, future: Future = future) -> None:
-            try:
-                future.set_result(_build(dtype))
-            except (CCompileError, OSError) as exc:
-                future.set_result(exc)
-
-        threading.Thread(target=work, name=f"symgrad-gemm-{dtype}", daemon=True).start()
+        build_in_background(f"GEMM {dtype}", functools.partial(_build, dtype))
 
 
 def entry_point(dtype: str) -> int | None:
     """The address of ``sg_gemm_<dtype>``, or None when its library did not build or was
     built without AVX-512 (then CBLAS does those products)."""
-    start_building([dtype])
-    library: Any = _futures[dtype].result()
+    library: Any = build_in_background(f"GEMM {dtype}", functools.partial(_build, dtype)).result()
     if not isinstance(library, LoadedLibrary) or not library.lib.sg_gemm_available():
         return None
     _kept[dtype] = library

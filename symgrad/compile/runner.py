@@ -21,10 +21,8 @@ import importlib.machinery
 import importlib.util
 import json
 import sysconfig
-import threading
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,7 +32,7 @@ import numpy as np
 import symgrad
 from symgrad.codegen.templates import template_text
 from symgrad.compile import cache
-from symgrad.compile.cbuild import CCompileError, _compile_error, _invoke, compiler_info
+from symgrad.compile.cbuild import build_in_background, compiler_info, run_compiler
 from symgrad.compile.program import Schedule
 
 MODULE_NAME = "_symgrad_runner"
@@ -94,46 +92,31 @@ def _build() -> ModuleType:
 
     def build(workdir: Path) -> dict:
         argv = [*info.command, *flags, "-o", cache.LIB_NAME, cache.SOURCE_NAME]
-        result = _invoke(argv, workdir)
-        if result.returncode != 0:
-            raise _compile_error(result, workdir, cache.failed_dir(root, key), "the C runner")
+        run_compiler(argv, workdir, cache.failed_dir(root, key), "the C runner")
         return {"name_hint": "C runner", "compiler": info.path, "flags": list(flags)}
 
     module, _, _ = cache.load_or_build(root, key, source, build, _load)
     return module
 
 
-_lock = threading.Lock()
-_state: dict[str, Any] = {}
+BUILD_NAME = "C runner"  # its entry in cbuild.build_in_background
+_warned: list[bool] = []
 
 
 def start_building() -> None:
     """Begin building (or loading) the runner in a thread, if nobody has yet: the first
     function's library then compiles meanwhile."""
-    with _lock:
-        if "future" in _state:
-            return
-        future: Future = Future()
-        _state["future"] = future
-
-    def work() -> None:
-        try:
-            future.set_result(_build())
-        except (CCompileError, OSError) as exc:
-            future.set_result(exc)
-
-    threading.Thread(target=work, name="symgrad-runner-build", daemon=True).start()
+    build_in_background(BUILD_NAME, _build)
 
 
 def runner_module() -> ModuleType | None:
     """The loaded extension, or None (with one ``RunnerFallbackWarning``) when it cannot be
     built; waits for a build in progress."""
-    start_building()
-    result = _state["future"].result()
+    result = build_in_background(BUILD_NAME, _build).result()
     if isinstance(result, ModuleType):
         return result
-    if not _state.get("warned"):
-        _state["warned"] = True
+    if not _warned:
+        _warned.append(True)
         warnings.warn(
             "symgrad's C runner could not be built, so compiled functions run through a generated "
             f"Python program (about 1 us more per call; results are the same): {result}. "
